@@ -1,0 +1,306 @@
+import { dtypeSize, isFloatDtype, type FloatDtype } from '../dtype.ts';
+import { CancelledError, ChatvecError } from '../errors.ts';
+import type { MergePlan, PlanEntry } from '../plan.ts';
+import { elementCount, readSafetensorsHeader } from '../safetensors/header.ts';
+import { convertChunk, mergeChunk, Scratch, type TermBytes } from './kernel.ts';
+import { loadManifest, MANIFEST_FILE, planFingerprint, saveManifest, type ResumeManifest } from './manifest.ts';
+import { writeFileAtomic, type OutputFolder, type OutputWriter } from './output-folder.ts';
+import { layoutShards, shardIndexJson, type ShardLayout } from './shards.ts';
+
+export interface MergeProgress {
+  bytesDone: number;
+  bytesTotal: number;
+  tensor: string;
+  file: string;
+  elapsedMs: number;
+  /** Throughput of this run (resumed bytes not counted). */
+  bytesPerSecond: number;
+  etaSeconds: number | null;
+}
+
+export interface MergeOptions {
+  shardSize: number;
+  /** Continue an interrupted merge in this folder. */
+  resume?: boolean;
+  /** Write into a non-empty folder (same-named files are replaced when the merge completes). */
+  force?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (p: MergeProgress) => void;
+  /** Elements per chunk (default 4 Mi): bounds memory, independent of model size. */
+  chunkElements?: number;
+  /** Record a resume point at least every this many bytes (default 256 MB). */
+  checkpointBytes?: number;
+  /** Writes the side files (config, tokenizer, model card) once every shard is in place. */
+  finalize?: (out: OutputFolder) => Promise<void>;
+}
+
+export interface MergeResult {
+  files: { name: string; size: number }[];
+  bytesTotal: number;
+  resumedBytes: number;
+  elapsedMs: number;
+}
+
+interface Job {
+  entry: PlanEntry;
+  start: number;
+  end: number;
+  position: number;
+}
+
+/** Stream a planned merge into `out`: headers first, then data in bounded chunks, with reads, compute and writes overlapped. */
+export async function runMerge(plan: MergePlan, out: OutputFolder, opts: MergeOptions): Promise<MergeResult> {
+  const started = Date.now();
+  const chunkElements = opts.chunkElements ?? 4 * 1024 * 1024;
+  const chunkBytes = chunkElements * 4;
+  const shards = layoutShards(plan.entries, opts.shardSize);
+  const fingerprint = await planFingerprint(plan, opts.shardSize);
+  const manifest = await prepareFolder(out, shards, fingerprint, opts);
+  await verifyNonFloat(plan, opts.signal);
+
+  const total = plan.totalOutputBytes;
+  const dataDone = (m: ResumeManifest) => m.shards.reduce((a, s, i) => a + (s.done ? s.dataBytes : i === m.current.shard ? Math.max(0, m.current.bytes - shards[i].header.bytes.length) : 0), 0);
+  const resumedBytes = dataDone(manifest);
+  let bytesDone = resumedBytes;
+  let lastReport = 0;
+  const report = (tensor: string, file: string, force = false) => {
+    const now = Date.now();
+    if (!opts.onProgress || (!force && now - lastReport < 100)) return;
+    lastReport = now;
+    const elapsedMs = now - started;
+    const rate = elapsedMs > 0 ? ((bytesDone - resumedBytes) / elapsedMs) * 1000 : 0;
+    opts.onProgress({ bytesDone, bytesTotal: total, tensor, file, elapsedMs, bytesPerSecond: rate, etaSeconds: rate > 0 ? (total - bytesDone) / rate : null });
+  };
+
+  const sets = [new BufferSet(chunkBytes), new BufferSet(chunkBytes)];
+  const outBufs = [new Uint8Array(chunkBytes), new Uint8Array(chunkBytes)];
+  const scratch = new Scratch(chunkElements);
+  const checkpointBytes = opts.checkpointBytes ?? 256 * 1024 * 1024;
+
+  for (let si = 0; si < shards.length; si++) {
+    const shard = shards[si];
+    if (manifest.shards[si].done) continue;
+    const partial = `${shard.file}.partial`;
+    const resumeAt = manifest.current.shard === si ? manifest.current.bytes : 0;
+    const have = resumeAt > 0 ? await out.size(partial) : null;
+    const startPos = have !== null && have >= resumeAt ? resumeAt : 0;
+    const writer = await out.openWriter(partial, startPos);
+    let closed = false;
+    try {
+      if (startPos === 0) await writer.write(shard.header.bytes, 0);
+      let sinceCheckpoint = 0;
+      const checkpoint = async (pos: number) => {
+        await writer.sync();
+        manifest.current = { shard: si, bytes: pos };
+        await saveManifest(out, manifest);
+        sinceCheckpoint = 0;
+      };
+      const jobs = [...shardJobs(shard, Math.max(startPos, shard.header.bytes.length), chunkBytes)];
+      let pendingRead = jobs.length ? readJob(jobs[0], sets[0]) : null;
+      let pendingWrite: Promise<void> | null = null;
+      let pendingJob: Job | null = null;
+      for (let k = 0; k < jobs.length; k++) {
+        const job = jobs[k];
+        const data = await pendingRead!;
+        pendingRead = k + 1 < jobs.length ? readJob(jobs[k + 1], sets[(k + 1) % 2]) : null;
+        const outLen = (job.end - job.start) * dtypeSize(job.entry.outDtype);
+        const outBuf = outBufs[k % 2].subarray(0, outLen);
+        computeJob(job, data, outBuf, scratch);
+        if (pendingWrite) {
+          await pendingWrite;
+          bytesDone += pendingLen(pendingJob!);
+          sinceCheckpoint += pendingLen(pendingJob!);
+          if (sinceCheckpoint >= checkpointBytes) await checkpoint(pendingJob!.position + pendingLen(pendingJob!));
+          report(pendingJob!.entry.name, shard.file);
+        }
+        if (opts.signal?.aborted) {
+          await pendingRead?.catch(() => undefined);
+          if (pendingJob) await checkpoint(pendingJob.position + pendingLen(pendingJob));
+          throw new CancelledError();
+        }
+        pendingWrite = writer.write(outBuf, job.position);
+        pendingJob = job;
+      }
+      if (pendingWrite) {
+        await pendingWrite;
+        bytesDone += pendingLen(pendingJob!);
+      }
+      await writer.sync();
+      await writer.close();
+      closed = true;
+      await verifyShard(out, partial, shard);
+      await out.rename(partial, shard.file);
+      manifest.shards[si].done = true;
+      manifest.current = { shard: si + 1, bytes: 0 };
+      await saveManifest(out, manifest);
+      report(shard.entries.at(-1)?.name ?? '', shard.file, true);
+    } finally {
+      if (!closed) await writer.close().catch(() => undefined);
+    }
+  }
+
+  if (shards.length > 1) await writeFileAtomic(out, 'model.safetensors.index.json', shardIndexJson(shards));
+  await opts.finalize?.(out);
+  await out.remove(MANIFEST_FILE);
+  const files = [];
+  for (const name of await out.list()) files.push({ name, size: (await out.size(name)) ?? 0 });
+  return { files, bytesTotal: total, resumedBytes, elapsedMs: Date.now() - started };
+}
+
+const pendingLen = (j: Job) => (j.end - j.start) * dtypeSize(j.entry.outDtype);
+
+/** Chunks of every tensor in a shard from file position `from` on (a resume point is always a chunk end). */
+function* shardJobs(shard: ShardLayout, from: number, chunkBytes: number): Generator<Job> {
+  for (let i = 0; i < shard.entries.length; i++) {
+    const entry = shard.entries[i];
+    const tensorStart = shard.header.offsets[i];
+    const outSize = dtypeSize(entry.outDtype);
+    const n = elementCount(entry.shape);
+    if (tensorStart + n * outSize <= from) continue;
+    let start = Math.max(0, (from - tensorStart) / outSize);
+    if (!Number.isInteger(start)) throw new Error(`internal: resume point ${from} is inside an element of ${entry.name}`);
+    const per = Math.max(1, Math.floor(chunkBytes / Math.max(4, outSize, dtypeSize(entry.cp.dtype))));
+    while (start < n) {
+      const end = Math.min(n, start + per);
+      yield { entry, start, end, position: tensorStart + start * outSize };
+      start = end;
+    }
+  }
+}
+
+/** Grows-once buffers, one per input slot, so that reads land in place. */
+class BufferSet {
+  private bufs: Uint8Array[] = [];
+  constructor(private readonly bytes: number) {}
+  get(slot: number, length: number): Uint8Array {
+    if (!this.bufs[slot]) this.bufs[slot] = new Uint8Array(this.bytes);
+    return this.bufs[slot].subarray(0, length);
+  }
+}
+
+interface JobData {
+  cp: Uint8Array;
+  mergedCount: number;
+  terms: TermBytes[];
+  patches: { at: number; count: number; bytes: Uint8Array; dtype: FloatDtype }[];
+}
+
+async function readJob(job: Job, set: BufferSet): Promise<JobData> {
+  const { entry, start, end } = job;
+  const cpSize = dtypeSize(entry.cp.dtype);
+  const cp = entry.cp.source.read(entry.cp.offset + start * cpSize, (end - start) * cpSize, set.get(0, (end - start) * cpSize));
+  let mergedCount = 0;
+  const termReads: Promise<TermBytes>[] = [];
+  if (entry.action === 'merge') {
+    const cols = entry.shape.slice(1).reduce((a, b) => a * b, 1);
+    const mergedEnd = entry.mergeRows !== undefined ? entry.mergeRows * cols : elementCount(entry.shape);
+    mergedCount = Math.max(0, Math.min(end, mergedEnd) - start);
+    if (mergedCount > 0) {
+      entry.terms.forEach((t, i) => {
+        const bs = dtypeSize(t.base.dtype), cs = dtypeSize(t.chat.dtype);
+        termReads.push(
+          Promise.all([
+            t.base.source.read(t.base.offset + start * bs, mergedCount * bs, set.get(1 + 2 * i, mergedCount * bs)),
+            t.chat.source.read(t.chat.offset + start * cs, mergedCount * cs, set.get(2 + 2 * i, mergedCount * cs)),
+          ]).then(([base, chat]) => ({ base, chat, baseDtype: t.base.dtype as FloatDtype, chatDtype: t.chat.dtype as FloatDtype, alpha: t.alpha })),
+        );
+      });
+    }
+  }
+  const patches: JobData['patches'] = [];
+  const cols = entry.shape.slice(1).reduce((a, b) => a * b, 1);
+  const patchReads = entry.rowPatches.map(async (p) => {
+    const rowStart = p.row * cols;
+    const lo = Math.max(start, rowStart), hi = Math.min(end, rowStart + cols);
+    if (lo >= hi) return;
+    const size = dtypeSize(p.source.dtype);
+    const bytes = await p.source.source.read(p.source.offset + (p.sourceRow * cols + (lo - rowStart)) * size, (hi - lo) * size);
+    patches.push({ at: lo - start, count: hi - lo, bytes, dtype: p.source.dtype as FloatDtype });
+  });
+  const [cpBytes, terms] = await Promise.all([cp, Promise.all(termReads), Promise.all(patchReads)]);
+  return { cp: cpBytes, mergedCount, terms, patches };
+}
+
+function computeJob(job: Job, d: JobData, out: Uint8Array, s: Scratch): void {
+  const { entry } = job;
+  const count = job.end - job.start;
+  const outDtype = entry.outDtype;
+  if (!isFloatDtype(outDtype) || !isFloatDtype(entry.cp.dtype)) {
+    out.set(d.cp);
+    return;
+  }
+  const cpDtype = entry.cp.dtype;
+  const cpSize = dtypeSize(cpDtype), outSize = dtypeSize(outDtype);
+  if (d.mergedCount > 0) mergeChunk(d.mergedCount, d.cp, cpDtype, d.terms, outDtype, out, s);
+  if (d.mergedCount < count) {
+    const rest = count - d.mergedCount;
+    convertChunk(rest, d.cp.subarray(d.mergedCount * cpSize), cpDtype, outDtype, out.subarray(d.mergedCount * outSize, count * outSize), s);
+  }
+  for (const p of d.patches) {
+    const aligned = new Uint8Array(p.bytes); // own buffer: typed views need alignment
+    convertChunk(p.count, aligned, p.dtype, outDtype, out.subarray(p.at * outSize, (p.at + p.count) * outSize), s);
+  }
+}
+
+async function prepareFolder(out: OutputFolder, shards: ShardLayout[], fingerprint: string, opts: MergeOptions): Promise<ResumeManifest> {
+  const files = await out.list();
+  const existing = await loadManifest(out);
+  const fresh: ResumeManifest = { chatvec_merge: 1, fingerprint, shards: shards.map((s) => ({ file: s.file, dataBytes: s.header.fileSize - s.header.bytes.length, done: false })), current: { shard: 0, bytes: 0 } };
+  if (opts.resume) {
+    if (!existing) {
+      throw new ChatvecError('there is no interrupted merge to resume', { code: 'nothing-to-resume', file: out.label, expected: `a ${MANIFEST_FILE} left by an interrupted merge`, found: files.length ? 'a folder without one' : 'an empty folder', hint: 'Run the merge without --resume' });
+    }
+    if (existing.fingerprint !== fingerprint) {
+      throw new ChatvecError('the interrupted merge in this folder used other inputs or another recipe', { code: 'resume-mismatch', file: out.label, hint: 'Resume with exactly the same inputs and options, or start over with --force (the partial files are replaced)' });
+    }
+    // A shard counts as done only if its file is really there, whole.
+    for (let i = 0; i < shards.length; i++) {
+      if (existing.shards[i].done && (await out.size(shards[i].file)) !== shards[i].header.fileSize) {
+        existing.shards[i].done = false;
+        if (existing.current.shard > i) existing.current = { shard: i, bytes: 0 };
+      }
+    }
+    return existing;
+  }
+  if (existing && !opts.force) {
+    throw new ChatvecError('the output folder holds an interrupted merge', { code: 'interrupted-merge', file: out.label, hint: 'Pass --resume to continue it, or --force to start over' });
+  }
+  const others = files.filter((f) => f !== MANIFEST_FILE);
+  if (others.length && !opts.force) {
+    throw new ChatvecError('the output folder is not empty', { code: 'output-not-empty', file: out.label, expected: 'an empty or new folder', found: `${others.length} file(s): ${others.slice(0, 5).join(', ')}${others.length > 5 ? ', …' : ''}`, hint: 'Choose another folder, or pass --force to write into it (files of the same names are replaced at the end)' });
+  }
+  await saveManifest(out, fresh);
+  return fresh;
+}
+
+/** Re-read a finished shard's header and size before it gets its final name. */
+async function verifyShard(out: OutputFolder, name: string, shard: ShardLayout): Promise<void> {
+  const src = await out.open(name);
+  try {
+    const h = await readSafetensorsHeader(src);
+    const ok = src.size === shard.header.fileSize && h.tensors.length === shard.entries.length && h.tensors.every((t, i) => {
+      const e = shard.entries[i];
+      return t.name === e.name && t.dtype === e.outDtype && t.offset === shard.header.offsets[i] && t.byteLength === e.outBytes;
+    });
+    if (!ok) throw new ChatvecError('written shard does not match its plan', { code: 'shard-verify-failed', file: `${out.label}/${name}`, expected: `${shard.header.fileSize} bytes with ${shard.entries.length} tensors`, found: `${src.size} bytes with ${h.tensors.length} tensors`, hint: 'The disk may be full or the file was changed while writing; run the merge again with --force' });
+  } finally {
+    await src.close?.();
+  }
+}
+
+/** Non-float tensors are copied from cp; that is only right when base and chat hold the same bytes. */
+async function verifyNonFloat(plan: MergePlan, signal?: AbortSignal): Promise<void> {
+  const step = 8 * 1024 * 1024;
+  for (const e of plan.entries) {
+    for (const [b, c] of e.nonFloatCheck ?? []) {
+      for (let off = 0; off < b.byteLength; off += step) {
+        if (signal?.aborted) throw new CancelledError();
+        const len = Math.min(step, b.byteLength - off);
+        const [x, y] = await Promise.all([b.source.read(b.offset + off, len), c.source.read(c.offset + off, len)]);
+        for (let i = 0; i < len; i++) {
+          if (x[i] !== y[i]) throw new ChatvecError('non-float tensor differs between base and chat, so the chat vector cannot be applied to it', { code: 'non-float-differs', tensor: e.name, file: `${b.file} vs ${c.file}`, expected: 'identical bytes in base and chat', found: `a difference at byte ${off + i}`, hint: `Keep it from cp with --skip '${e.name}'` });
+        }
+      }
+    }
+  }
+}
