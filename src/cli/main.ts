@@ -1,0 +1,268 @@
+#!/usr/bin/env node
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { readFile } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
+import { loadCheckpoint, parameterCount } from '../core/checkpoint.ts';
+import { CancelledError, ChatvecError } from '../core/errors.ts';
+import { openInputs } from '../core/inputs.ts';
+import { mergeRecipe } from '../core/merge-recipe.ts';
+import { buildSideFiles } from '../core/output-files.ts';
+import { hasErrors, planMerge, type MergePlan } from '../core/plan.ts';
+import { defaultRecipe, parseSize, type Recipe } from '../core/recipe.ts';
+import { parseRecipeFile } from '../core/recipe-io.ts';
+import { NodeFileTree } from '../core/sources/node-fs.ts';
+import { NodeOutputFolder } from '../core/sources/node-output.ts';
+import { TOOL_VERSION } from '../core/version.ts';
+import { formatBytes, progressReporter } from './progress.ts';
+
+const USAGE = `chatvec ${TOOL_VERSION} — Chat Vector merges: θ = θ_cp + α·(θ_chat − θ_base)
+
+usage:
+  chatvec inspect DIR [--json]
+  chatvec plan  --base B --chat C --cp P [--alpha A] [merge options] [--json]
+  chatvec merge --base B --chat C --cp P --alpha A --out O [merge options] [--force] [--resume]
+  chatvec merge RECIPE.(yaml|json) --out O [--force] [--resume]
+
+merge options:
+  --embeddings overlap|skip   vocabulary tensors whose rows differ: add α·τ on shared rows (default) or keep cp's
+  --skip GLOB                 keep matching tensors from cp (repeatable), e.g. '*norm*'
+  --dtype auto|bf16|f16|f32   output dtype (default auto: cp's dtype per tensor)
+  --shard-size SIZE           largest output shard (default 2GB)
+  --copy-token-rows LIST      comma-separated special tokens whose embedding rows are copied from chat
+
+exit status: 0 ok, 1 failure, 2 usage`;
+
+class UsageError extends Error {}
+
+const OPTIONS: ParseArgsConfig['options'] = {
+  base: { type: 'string' }, chat: { type: 'string' }, cp: { type: 'string' }, alpha: { type: 'string' }, out: { type: 'string' },
+  embeddings: { type: 'string' }, skip: { type: 'string', multiple: true }, dtype: { type: 'string' }, 'shard-size': { type: 'string' },
+  'copy-token-rows': { type: 'string' }, force: { type: 'boolean' }, resume: { type: 'boolean' }, json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' },
+};
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    process.stderr.write(`chatvec: ${(e as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed as { values: Values; positionals: string[] };
+  if (values.version) {
+    process.stdout.write(`${TOOL_VERSION}\n`);
+    return 0;
+  }
+  const [cmd, ...rest] = positionals;
+  if (values.help || !cmd) {
+    process.stdout.write(`${USAGE}\n`);
+    return values.help ? 0 : 2;
+  }
+  try {
+    switch (cmd) {
+      case 'inspect':
+        return await inspect(rest, values);
+      case 'plan':
+        return await planCmd(rest, values);
+      case 'merge':
+        return await mergeCmd(rest, values);
+      default:
+        throw new UsageError(`unknown command "${cmd}"`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`chatvec: ${e.message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    if (e instanceof CancelledError) {
+      process.stderr.write('chatvec: cancelled; run the same command with --resume to continue\n');
+      return 1;
+    }
+    process.stderr.write(`chatvec: error: ${e instanceof ChatvecError ? e.message : (e as Error).message ?? String(e)}\n`);
+    if (!(e instanceof ChatvecError) && process.env.CHATVEC_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    return 1;
+  }
+}
+
+async function inspect(args: string[], values: Values): Promise<number> {
+  if (args.length !== 1) throw new UsageError('inspect takes one folder');
+  const ck = await loadCheckpoint(new NodeFileTree(args[0]));
+  try {
+    const dtypes: Record<string, number> = {};
+    for (const t of ck.tensors.values()) dtypes[t.dtype] = (dtypes[t.dtype] ?? 0) + 1;
+    const cfg = ck.config ?? {};
+    const summary = {
+      folder: ck.label,
+      architecture: (cfg.architectures as string[] | undefined)?.[0] ?? null,
+      model_type: cfg.model_type ?? null,
+      hidden_size: cfg.hidden_size ?? null,
+      num_hidden_layers: cfg.num_hidden_layers ?? null,
+      num_attention_heads: cfg.num_attention_heads ?? null,
+      num_key_value_heads: cfg.num_key_value_heads ?? null,
+      intermediate_size: cfg.intermediate_size ?? null,
+      vocab_size: cfg.vocab_size ?? null,
+      tie_word_embeddings: cfg.tie_word_embeddings ?? null,
+      parameters: parameterCount(ck),
+      tensor_bytes: ck.totalTensorBytes,
+      shards: ck.shards.map((s) => s.file.slice(ck.label.length + 1)),
+      dtypes,
+      chat_template: hasChatTemplate(ck),
+      tensors: [...ck.tensors.values()].map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, file: t.file })),
+    };
+    if (values.json) {
+      process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+      return 0;
+    }
+    const o = process.stdout;
+    o.write(`${summary.folder}\n`);
+    o.write(`  architecture  ${summary.architecture ?? '?'} (${summary.model_type ?? '?'}), ${summary.num_hidden_layers} layers, hidden ${summary.hidden_size}, heads ${summary.num_attention_heads}/${summary.num_key_value_heads}, intermediate ${summary.intermediate_size}\n`);
+    o.write(`  vocabulary    ${summary.vocab_size}${summary.tie_word_embeddings ? ' (tied embeddings)' : ''}\n`);
+    o.write(`  parameters    ${summary.parameters.toLocaleString('en-US')} in ${ck.tensors.size} tensors, ${formatBytes(summary.tensor_bytes)} in ${summary.shards.length} file(s)\n`);
+    o.write(`  dtypes        ${Object.entries(dtypes).map(([d, n]) => `${d}×${n}`).join(', ')}\n`);
+    o.write(`  chat template ${summary.chat_template ? 'yes' : 'no'}\n`);
+    for (const t of summary.tensors) o.write(`  ${t.name.padEnd(48)} ${t.dtype.padEnd(5)} [${t.shape.join(', ')}]\n`);
+    return 0;
+  } finally {
+    await ck.close();
+  }
+}
+
+function hasChatTemplate(ck: Awaited<ReturnType<typeof loadCheckpoint>>): boolean {
+  if (ck.sideFiles.has('chat_template.jinja')) return true;
+  const b = ck.sideFiles.get('tokenizer_config.json');
+  if (!b) return false;
+  try {
+    return !!JSON.parse(new TextDecoder().decode(b)).chat_template;
+  } catch {
+    return false;
+  }
+}
+
+/** The recipe from a file or from --base/--chat/--cp flags, with flag overrides applied. */
+async function recipeFrom(args: string[], values: Values, needAlpha: boolean): Promise<{ recipe: Recipe; dir: string }> {
+  let recipe: Recipe;
+  let dir = process.cwd();
+  if (args.length === 1) {
+    if (values.base || values.chat || values.cp) throw new UsageError('give either a recipe file or --base/--chat/--cp, not both');
+    const file = resolvePath(args[0]);
+    recipe = parseRecipeFile(await readFile(file, 'utf8').catch(() => { throw new ChatvecError('cannot read the recipe', { code: 'no-recipe', file: args[0] }); }), args[0]);
+    dir = resolvePath(file, '..');
+  } else if (args.length === 0) {
+    for (const k of ['base', 'chat', 'cp'] as const) if (typeof values[k] !== 'string') throw new UsageError(`--${k} is required`);
+    if (needAlpha && values.alpha === undefined) throw new UsageError('--alpha is required (e.g. --alpha 1.0)');
+    recipe = defaultRecipe(values.cp as string, values.base as string, values.chat as string, values.alpha === undefined ? 1 : parseAlpha(values.alpha as string));
+  } else throw new UsageError(`unexpected arguments: ${args.slice(1).join(' ')}`);
+  if (values.embeddings !== undefined) {
+    if (values.embeddings !== 'overlap' && values.embeddings !== 'skip') throw new UsageError(`--embeddings must be overlap or skip, not "${values.embeddings}"`);
+    recipe.embeddings = values.embeddings;
+  }
+  if (values.skip) recipe.skip = [...recipe.skip, ...(values.skip as string[])];
+  if (values.dtype !== undefined) {
+    const d = values.dtype as string;
+    if (!['auto', 'bf16', 'f16', 'f32'].includes(d)) throw new UsageError(`--dtype must be auto, bf16, f16 or f32, not "${d}"`);
+    recipe.dtype = d as Recipe['dtype'];
+  }
+  if (values['shard-size'] !== undefined) recipe.shardSize = parseSize(values['shard-size'] as string, '--shard-size');
+  if (values['copy-token-rows'] !== undefined) recipe.copyTokenRows = (values['copy-token-rows'] as string).split(',').map((s) => s.trim()).filter(Boolean);
+  return { recipe, dir };
+}
+
+function parseAlpha(s: string): number {
+  const a = Number(s);
+  if (s.trim() === '' || !Number.isFinite(a)) throw new UsageError(`--alpha must be a number, not "${s}"`);
+  return a;
+}
+
+async function planCmd(args: string[], values: Values): Promise<number> {
+  const { recipe, dir } = await recipeFrom(args, values, false);
+  const inputs = await openInputs(recipe, (ref) => new NodeFileTree(resolvePath(dir, ref)));
+  try {
+    const plan = planMerge(inputs, recipe);
+    const side = buildSideFiles(inputs, recipe, plan, inputs.described);
+    if (values.json) {
+      process.stdout.write(JSON.stringify(planJson(plan, side.notes), null, 2) + '\n');
+    } else {
+      printPlan(plan, side.notes);
+    }
+    return hasErrors(plan) ? 1 : 0;
+  } finally {
+    await inputs.close();
+  }
+}
+
+export function planJson(plan: MergePlan, notes: string[]) {
+  return {
+    ok: !hasErrors(plan),
+    counts: plan.counts,
+    totalOutputBytes: plan.totalOutputBytes,
+    numLayers: plan.numLayers,
+    issues: plan.issues,
+    notes,
+    tensors: plan.entries.map((e) => ({ name: e.name, action: e.action, reason: e.reason, shape: e.shape, dtype: e.outDtype, alphas: e.terms.map((t) => t.alpha), ...(e.mergeRows !== undefined ? { mergeRows: e.mergeRows } : {}) })),
+  };
+}
+
+function printPlan(plan: MergePlan, notes: string[]): void {
+  const o = process.stdout;
+  const c = plan.counts;
+  o.write(`plan: ${c.merged} merged, ${c.mergedRows} merged on shared rows, ${c.copied} copied from cp; ${c.parameters.toLocaleString('en-US')} parameters, ${formatBytes(plan.totalOutputBytes)} of weights\n`);
+  for (const i of plan.issues) {
+    o.write(`${i.severity}: ${i.message}\n`);
+    for (const t of i.tensors.slice(0, 20)) o.write(`    ${t}\n`);
+    if (i.tensors.length > 20) o.write(`    … and ${i.tensors.length - 20} more\n`);
+    if (i.hint) o.write(`    → ${i.hint}\n`);
+  }
+  for (const n of notes) o.write(`note: ${n}\n`);
+  o.write(hasErrors(plan) ? 'the merge cannot run until the errors above are fixed\n' : 'ready to merge\n');
+}
+
+async function mergeCmd(args: string[], values: Values): Promise<number> {
+  if (typeof values.out !== 'string') throw new UsageError('--out is required');
+  const { recipe, dir } = await recipeFrom(args, values, true);
+  const abort = new AbortController();
+  const onSignal = () => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const bar = progressReporter(process.stderr);
+  const out = new NodeOutputFolder(resolvePath(values.out));
+  try {
+    const result = await mergeRecipe({
+      recipe,
+      resolve: (ref) => new NodeFileTree(resolvePath(dir, ref)),
+      out,
+      resume: !!values.resume,
+      force: !!values.force,
+      signal: abort.signal,
+      onPlan: (plan, notes) => {
+        for (const i of plan.issues.filter((x) => x.severity !== 'info')) process.stderr.write(`${i.severity}: ${i.message}${i.hint ? ` (${i.hint})` : ''}\n`);
+        for (const n of notes) process.stderr.write(`note: ${n}\n`);
+      },
+      onProgress: (p) => bar.update(p),
+      chunkElements: envNumber('CHATVEC_CHUNK_ELEMENTS'),
+      checkpointBytes: envNumber('CHATVEC_CHECKPOINT_BYTES'),
+    });
+    const secs = result.elapsedMs / 1000;
+    process.stderr.write(`merged ${formatBytes(result.bytesTotal)} in ${secs.toFixed(1)} s (${((result.bytesTotal - result.resumedBytes) / 1e6 / Math.max(secs, 1e-3)).toFixed(1)} MB/s)${result.resumedBytes ? `, resumed after ${formatBytes(result.resumedBytes)}` : ''} into ${out.label}\n`);
+    for (const f of result.files) process.stdout.write(`${f.name}\t${f.size}\n`);
+    return 0;
+  } finally {
+    bar.done();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/** Tuning knobs for tests and benchmarks (chunk size, resume-point spacing). */
+function envNumber(name: string): number | undefined {
+  const v = process.env[name];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(`${name} must be a positive integer, not "${v}"`);
+  return n;
+}
+
+const isMain = process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!);
+if (isMain) main(process.argv.slice(2)).then((code) => process.exit(code));
