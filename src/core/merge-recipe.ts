@@ -23,10 +23,10 @@ export async function mergeRecipe(p: MergeRecipeParams): Promise<MergeResult & {
     const plan = planMerge(inputs, p.recipe);
     const side = buildSideFiles(inputs, p.recipe, plan, inputs.described);
     p.onPlan?.(plan, side.notes);
-    const errors = plan.issues.filter((i) => i.severity === 'error');
     if (hasErrors(plan)) {
-      const first = errors[0];
-      throw new ChatvecError(`the merge plan has ${errors.length} error(s): ${first.message}`, { code: first.code, tensor: first.tensors[0], found: first.tensors.slice(0, 3).join('; '), hint: first.hint ?? 'Run `chatvec plan` for the full report' });
+      const errors = plan.issues.filter((i) => i.severity === 'error');
+      const listed = errors.map((e) => `${e.message} (${e.tensors.slice(0, 2).join('; ')}${e.tensors.length > 2 ? '; …' : ''})`).join('; ');
+      throw new ChatvecError(`the merge plan has ${errors.length} error(s): ${listed}`, { code: errors[0].code, hint: errors[0].hint ?? 'Run `chatvec plan` for the full report' });
     }
     const result = await runMerge(plan, p.out, {
       ...p,
