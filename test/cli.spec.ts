@@ -48,7 +48,7 @@ describe('chatvec CLI', () => {
     expect(r.stdout).toContain('architecture  LlamaForCausalLM (llama), 2 layers, hidden 64, heads 4/2, intermediate 128');
     expect(r.stdout).toContain('vocabulary    308');
     const j = JSON.parse(chatvec(['inspect', p.cp, '--json']).stdout);
-    expect(j.vocab_size).toBe(308);
+    expect(j.vocabSize).toBe(308);
     expect(j.tensors.find((t: { name: string }) => t.name === 'model.embed_tokens.weight').shape).toEqual([308, 64]);
     expect(j.parameters).toBe(j.tensors.reduce((a: number, t: { shape: number[] }) => a + t.shape.reduce((x, y) => x * y, 1), 0));
     expect(chatvec(['inspect', join(dir, 'nope')]).stderr).toContain(`chatvec: error: ${join(dir, 'nope')}: no such folder`);

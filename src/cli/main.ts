@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
-import { loadCheckpoint, parameterCount } from '../core/checkpoint.ts';
+import { loadCheckpoint } from '../core/checkpoint.ts';
+import { summarizeCheckpoint } from '../core/summary.ts';
 import { CancelledError, ChatvecError } from '../core/errors.ts';
 import { openInputs } from '../core/inputs.ts';
 import { mergeRecipe } from '../core/merge-recipe.ts';
@@ -91,53 +93,23 @@ async function inspect(args: string[], values: Values): Promise<number> {
   if (args.length !== 1) throw new UsageError('inspect takes one folder');
   const ck = await loadCheckpoint(new NodeFileTree(args[0]));
   try {
-    const dtypes: Record<string, number> = {};
-    for (const t of ck.tensors.values()) dtypes[t.dtype] = (dtypes[t.dtype] ?? 0) + 1;
-    const cfg = ck.config ?? {};
-    const summary = {
-      folder: ck.label,
-      architecture: (cfg.architectures as string[] | undefined)?.[0] ?? null,
-      model_type: cfg.model_type ?? null,
-      hidden_size: cfg.hidden_size ?? null,
-      num_hidden_layers: cfg.num_hidden_layers ?? null,
-      num_attention_heads: cfg.num_attention_heads ?? null,
-      num_key_value_heads: cfg.num_key_value_heads ?? null,
-      intermediate_size: cfg.intermediate_size ?? null,
-      vocab_size: cfg.vocab_size ?? null,
-      tie_word_embeddings: cfg.tie_word_embeddings ?? null,
-      parameters: parameterCount(ck),
-      tensor_bytes: ck.totalTensorBytes,
-      shards: ck.shards.map((s) => s.file.slice(ck.label.length + 1)),
-      dtypes,
-      chat_template: hasChatTemplate(ck),
-      tensors: [...ck.tensors.values()].map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, file: t.file })),
-    };
+    const s = summarizeCheckpoint(ck);
+    const tensors = [...ck.tensors.values()].map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, file: t.file }));
     if (values.json) {
-      process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+      process.stdout.write(JSON.stringify({ ...s, shards: ck.shards.length, tensors }, null, 2) + '\n');
       return 0;
     }
     const o = process.stdout;
-    o.write(`${summary.folder}\n`);
-    o.write(`  architecture  ${summary.architecture ?? '?'} (${summary.model_type ?? '?'}), ${summary.num_hidden_layers} layers, hidden ${summary.hidden_size}, heads ${summary.num_attention_heads}/${summary.num_key_value_heads}, intermediate ${summary.intermediate_size}\n`);
-    o.write(`  vocabulary    ${summary.vocab_size}${summary.tie_word_embeddings ? ' (tied embeddings)' : ''}\n`);
-    o.write(`  parameters    ${summary.parameters.toLocaleString('en-US')} in ${ck.tensors.size} tensors, ${formatBytes(summary.tensor_bytes)} in ${summary.shards.length} file(s)\n`);
-    o.write(`  dtypes        ${Object.entries(dtypes).map(([d, n]) => `${d}×${n}`).join(', ')}\n`);
-    o.write(`  chat template ${summary.chat_template ? 'yes' : 'no'}\n`);
-    for (const t of summary.tensors) o.write(`  ${t.name.padEnd(48)} ${t.dtype.padEnd(5)} [${t.shape.join(', ')}]\n`);
+    o.write(`${s.label}\n`);
+    o.write(`  architecture  ${s.architecture ?? '?'} (${s.modelType ?? '?'}), ${s.layers} layers, hidden ${s.hiddenSize}, heads ${s.heads}/${s.kvHeads}, intermediate ${s.intermediateSize}\n`);
+    o.write(`  vocabulary    ${s.vocabSize}${s.tiedEmbeddings ? ' (tied embeddings)' : ''}\n`);
+    o.write(`  parameters    ${s.parameters.toLocaleString('en-US')} in ${s.tensorCount} tensors, ${formatBytes(s.weightFileBytes)} in ${ck.shards.length} file(s)\n`);
+    o.write(`  dtypes        ${s.dtypes.map((d) => `${d.dtype}×${d.count}`).join(', ')}\n`);
+    o.write(`  chat template ${s.chatTemplate ? 'yes' : 'no'}\n`);
+    for (const t of tensors) o.write(`  ${t.name.padEnd(48)} ${t.dtype.padEnd(5)} [${t.shape.join(', ')}]\n`);
     return 0;
   } finally {
     await ck.close();
-  }
-}
-
-function hasChatTemplate(ck: Awaited<ReturnType<typeof loadCheckpoint>>): boolean {
-  if (ck.sideFiles.has('chat_template.jinja')) return true;
-  const b = ck.sideFiles.get('tokenizer_config.json');
-  if (!b) return false;
-  try {
-    return !!JSON.parse(new TextDecoder().decode(b)).chat_template;
-  } catch {
-    return false;
   }
 }
 
@@ -155,6 +127,10 @@ async function recipeFrom(args: string[], values: Values, needAlpha: boolean): P
     if (needAlpha && values.alpha === undefined) throw new UsageError('--alpha is required (e.g. --alpha 1.0)');
     recipe = defaultRecipe(values.cp as string, values.base as string, values.chat as string, values.alpha === undefined ? 1 : parseAlpha(values.alpha as string));
   } else throw new UsageError(`unexpected arguments: ${args.slice(1).join(' ')}`);
+  // Local folders are recorded absolute, so the recipe saved with the output runs from anywhere.
+  const absolute = (ref: string) => (existsSync(resolvePath(dir, ref)) ? resolvePath(dir, ref) : ref);
+  recipe.cp = absolute(recipe.cp);
+  recipe.vectors = recipe.vectors.map((v) => ({ ...v, base: absolute(v.base), chat: absolute(v.chat) }));
   if (values.embeddings !== undefined) {
     if (values.embeddings !== 'overlap' && values.embeddings !== 'skip') throw new UsageError(`--embeddings must be overlap or skip, not "${values.embeddings}"`);
     recipe.embeddings = values.embeddings;
@@ -265,4 +241,8 @@ function envNumber(name: string): number | undefined {
 }
 
 const isMain = process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!);
-if (isMain) main(process.argv.slice(2)).then((code) => process.exit(code));
+if (isMain) {
+  // `chatvec inspect … | head` closes the pipe early: that is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => process.exit(e.code === 'EPIPE' ? 0 : 1));
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}

@@ -1,14 +1,7 @@
+import { formatBytes } from '../core/format.ts';
 import type { MergeProgress } from '../core/merge/engine.ts';
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  while (n >= 1000 && i < units.length - 1) {
-    n /= 1000;
-    i++;
-  }
-  return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
-}
+export { formatBytes };
 
 function formatEta(s: number | null): string {
   if (s === null || !Number.isFinite(s)) return '--:--';

@@ -3,6 +3,7 @@ import type { Checkpoint, TensorRef } from './checkpoint.ts';
 import { DTYPE_NAMES, dtypeSize, isFloatDtype, type Dtype } from './dtype.ts';
 import { ChatvecError } from './errors.ts';
 import { evaluateAlpha, globToRegExp, type Recipe } from './recipe.ts';
+import { validateRecipe } from './recipe-io.ts';
 import { elementCount } from './safetensors/header.ts';
 import { tokenId } from './tokenizer-ids.ts';
 
@@ -69,6 +70,7 @@ export function hasErrors(plan: MergePlan): boolean {
 export function planMerge(inputs: MergeInputs, recipe: Recipe): MergePlan {
   const issues: PlanIssue[] = [];
   const issue = (severity: Severity, code: string, message: string, tensors: string[] = [], hint?: string) => issues.push({ severity, code, message, tensors, hint });
+  validateRecipe(recipe);
   const { cp } = inputs;
   if (inputs.vectors.length !== recipe.vectors.length) throw new Error('internal: inputs and recipe disagree on the number of chat vectors');
 
@@ -149,11 +151,14 @@ export function planMerge(inputs: MergeInputs, recipe: Recipe): MergePlan {
   if (vocabKept.length) issue('info', 'vocab-kept', 'vocabulary sizes differ; embeddings policy "skip" keeps cp\'s tensors unchanged', vocabKept, 'Use the overlap policy to add α·τ to the rows all three models share');
   if (unmatchedAlpha.length) issue('warning', 'alpha-unmatched', 'no α filter matches these tensors, so no chat vector is added to them', unmatchedAlpha, 'Add a catch-all entry (no filter) to the α list');
   const rowMerged = entries.filter((e) => e.mergeRows !== undefined);
-  if (rowMerged.length) issue('info', 'vocab-overlap', `vocabulary sizes differ; α·τ is added to the ${rowMerged[0].mergeRows} rows all models share, cp's other rows are kept bit-exact`, rowMerged.map((e) => `${e.name}: ${e.reason}`));
+  if (rowMerged.length) {
+    const rows = [...new Set(rowMerged.map((e) => e.mergeRows))];
+    issue('info', 'vocab-overlap', `vocabulary sizes differ; α·τ is added to the ${rows.length === 1 ? `${rows[0]} rows` : 'rows'} all models share, cp's other rows are kept bit-exact`, rowMerged.map((e) => `${e.name}: ${e.reason}`));
+  }
   const cpNames = new Set(cp.tensors.keys());
   inputs.vectors.forEach((v, i) => {
     const missing = [...new Set([...v.base.tensors.keys(), ...v.chat.tensors.keys()])].filter((n) => !cpNames.has(n)).sort();
-    if (missing.length) issue('warning', 'missing-in-cp', `${missing.length} tensor(s) of base/chat${suffix(i, inputs.vectors.length)} are not in cp and will not be in the output`, missing, missing.includes('lm_head.weight') ? 'cp ties its input and output embeddings, so lm_head comes from model.embed_tokens' : undefined);
+    if (missing.length) issue('warning', 'missing-in-cp', `${missing.length} tensor(s) of base/chat${suffix(i, inputs.vectors.length)} are not in cp and will not be in the output`, missing, missing.includes('lm_head.weight') && cp.config?.tie_word_embeddings === true ? 'cp ties its input and output embeddings, so lm_head comes from model.embed_tokens' : undefined);
   });
 
   const totalOutputBytes = entries.reduce((a, e) => a + e.outBytes, 0);
