@@ -1,0 +1,15 @@
+/// <reference types="vite/client" />
+/// <reference lib="webworker" />
+import * as Comlink from 'comlink';
+import { Studio, type ModelSummary, type PlanOverrides, type StudioReport } from './studio-api.ts';
+
+const studio = new Studio(new URL(`${import.meta.env.BASE_URL}demo/`, self.location.href).href);
+
+/** What the page can ask of the studio worker. */
+const api = {
+  loadDemo: (): Promise<ModelSummary[]> => studio.loadDemo(),
+  plan: (overrides: PlanOverrides): Promise<StudioReport> => studio.plan(overrides),
+};
+export type StudioWorkerApi = typeof api;
+
+Comlink.expose(api);
