@@ -6,6 +6,10 @@ import { buildSideFiles } from '../src/core/output-files.ts';
 import { hasErrors, planMerge, type MergePlan, type PlanIssue } from '../src/core/plan.ts';
 import { defaultRecipe, type EmbeddingPolicy } from '../src/core/recipe.ts';
 import { BlobTree } from '../src/core/sources/blob.ts';
+import type { FileTree } from '../src/core/sources/byte-source.ts';
+import { DirectoryHandleTree } from '../src/core/sources/directory-handle.ts';
+import type { Recipe } from '../src/core/recipe.ts';
+import type { LoadedSource, PlanReport, SourceSpec } from './contract.ts';
 
 export const MODEL_ROLES = ['base', 'chat', 'cp'] as const;
 export type ModelRole = (typeof MODEL_ROLES)[number];
@@ -85,6 +89,69 @@ export class Studio {
     return summaries;
   }
 
+  /** Loaded sources by the reference recipes use for them. */
+  private readonly sources = new Map<string, { tree: FileTree; loaded: LoadedSource }>();
+
+  /** Load a model's headers and config from wherever it lives, and return its summary and recipe reference. */
+  async loadSource(spec: SourceSpec): Promise<LoadedSource> {
+    const { ref, tree, publicSpec } = await this.openSource(spec);
+    const ck = await loadCheckpoint(tree);
+    try {
+      const loaded: LoadedSource = { ...summarizeCheckpoint(ck), ref, spec: publicSpec, files: await tree.list() };
+      this.sources.set(ref, { tree, loaded });
+      return loaded;
+    } finally {
+      await ck.close();
+    }
+  }
+
+  /** The FileTree for a recipe reference that was loaded before. */
+  tree(ref: string): FileTree {
+    const s = this.sources.get(ref);
+    if (!s) throw new ChatvecError('this model is not loaded in the studio', { code: 'source-not-loaded', file: ref, hint: 'Choose it again in its slot (after a reload, local folders must be picked again)' });
+    return s.tree;
+  }
+
+  /** Plan a recipe over loaded sources. Reads no weights. */
+  async planRecipe(recipe: Recipe): Promise<PlanReport> {
+    const inputs = await openInputs(recipe, (ref) => this.tree(ref));
+    try {
+      const plan = planMerge(inputs, recipe);
+      const side = buildSideFiles(inputs, recipe, plan, inputs.described);
+      return planReport(plan, side.notes);
+    } finally {
+      await inputs.close();
+    }
+  }
+
+  private async openSource(spec: SourceSpec): Promise<{ ref: string; tree: FileTree; publicSpec: LoadedSource['spec'] }> {
+    switch (spec.kind) {
+      case 'demo': {
+        const tree = await this.fetchModel(spec.role);
+        return { ref: tree.label, tree, publicSpec: { kind: 'demo', role: spec.role } };
+      }
+      case 'files': {
+        if (spec.files.length !== spec.paths.length) throw new Error('internal: files and paths differ in length');
+        const files = new Map<string, Blob>();
+        spec.files.forEach((f, i) => files.set(spec.paths[i], f));
+        const ref = `local/${spec.name}`;
+        return { ref, tree: new BlobTree(ref, files), publicSpec: { kind: 'files', name: spec.name } };
+      }
+      case 'directory': {
+        const ref = `local/${spec.handle.name}`;
+        return { ref, tree: new DirectoryHandleTree(ref, spec.handle), publicSpec: { kind: 'directory', handle: spec.handle } };
+      }
+      case 'library': {
+        const root = await navigator.storage.getDirectory();
+        const lib = await root.getDirectoryHandle('library');
+        const ref = `library/${spec.id}`;
+        return { ref, tree: new DirectoryHandleTree(ref, await lib.getDirectoryHandle(spec.id)), publicSpec: { kind: 'library', id: spec.id } };
+      }
+      case 'hub':
+        throw new ChatvecError('Hub sources are not available in this build', { code: 'hub-unavailable', file: spec.repo });
+    }
+  }
+
   /** Plan the merge of the loaded models with the default recipe plus `overrides`. Reads no weights. */
   async plan(overrides: PlanOverrides = {}): Promise<StudioReport> {
     const trees = this.trees;
@@ -103,17 +170,7 @@ export class Studio {
     try {
       const plan = planMerge(inputs, recipe);
       const side = buildSideFiles(inputs, recipe, plan, inputs.described);
-      return {
-        alpha,
-        embeddings: recipe.embeddings,
-        ok: !hasErrors(plan),
-        counts: { ...plan.counts },
-        totalOutputBytes: plan.totalOutputBytes,
-        numLayers: plan.numLayers,
-        issues: plan.issues.map((i) => ({ severity: i.severity, code: i.code, message: i.message, tensors: [...i.tensors], ...(i.hint ? { hint: i.hint } : {}) })),
-        notes: [...side.notes],
-        tensors: plan.entries.map((e) => ({ name: e.name, action: e.action, reason: e.reason, shape: [...e.shape], dtype: e.outDtype, alphas: e.terms.map((t) => t.alpha) })),
-      };
+      return { alpha, embeddings: recipe.embeddings, ...planReport(plan, side.notes) };
     } finally {
       await inputs.close();
     }
@@ -151,4 +208,17 @@ const demoRef = (role: ModelRole) => `demo/${role}`;
 /** A slot's summary: the core summary plus the role and the files present. */
 export function summarizeSlot(role: ModelRole, ck: Checkpoint, files: string[]): ModelSummary {
   return { ...summarizeCheckpoint(ck), role, files: [...files] };
+}
+
+/** A plan as plain data for the page. */
+export function planReport(plan: MergePlan, notes: string[]): PlanReport {
+  return {
+    ok: !hasErrors(plan),
+    counts: { ...plan.counts },
+    totalOutputBytes: plan.totalOutputBytes,
+    numLayers: plan.numLayers,
+    issues: plan.issues.map((i) => ({ severity: i.severity, code: i.code, message: i.message, tensors: [...i.tensors], ...(i.hint ? { hint: i.hint } : {}) })),
+    notes: [...notes],
+    tensors: plan.entries.map((e) => ({ name: e.name, action: e.action, reason: e.reason, shape: [...e.shape], dtype: e.outDtype, alphas: e.terms.map((t) => t.alpha) })),
+  };
 }
