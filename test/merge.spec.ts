@@ -64,6 +64,36 @@ describe('merge is bit-exact against an independent f64 reference', () => {
   }
 });
 
+describe('the SIMD kernels', () => {
+  it('kernel-wasm.ts is compiled from the committed kernel.wat', async () => {
+    const { compileKernels, kernelSource } = await import('../scripts/build-kernels.ts');
+    expect(readFileSync(join(import.meta.dirname, '../src/core/merge/kernel-wasm.ts'), 'utf8')).toBe(kernelSource(await compileKernels()));
+  });
+
+  it('the plain JS path gives the same bytes as the SIMD path, for every dtype and two vectors', async () => {
+    const dir = await tempDir();
+    for (const dtype of ['BF16', 'F16', 'F32'] as const) {
+      const p = await writeTriplet(join(dir, dtype), { arch: 'llama', dtype, layers: 2, cpExtraTokens: 8, specials: true, seed: 8 });
+      for (const out of ['auto', 'bf16', 'f32'] as const) {
+        const recipe: Recipe = { ...recipeFor(p, { dtype: out }), vectors: [{ base: p.base, chat: p.chat, alpha: 0.6 }, { base: p.base, chat: p.chat, alpha: -0.25 }] };
+        await mergeTo(recipe, join(dir, `${dtype}-${out}-simd`), { simd: true });
+        await mergeTo(recipe, join(dir, `${dtype}-${out}-js`), { simd: false });
+        await mergeTo({ ...recipe, vectors: recipe.vectors.slice(0, 1) }, join(dir, `${dtype}-${out}-simd1`), { simd: true });
+        await mergeTo({ ...recipe, vectors: recipe.vectors.slice(0, 1) }, join(dir, `${dtype}-${out}-js1`), { simd: false });
+        for (const [a, b] of [['simd', 'js'], ['simd1', 'js1']]) {
+          const x = readFileSync(join(dir, `${dtype}-${out}-${a}`, 'model.safetensors'));
+          const y = readFileSync(join(dir, `${dtype}-${out}-${b}`, 'model.safetensors'));
+          expect(x.equals(y), `${dtype} → ${out}, ${a} vs ${b}`).toBe(true);
+        }
+      }
+    }
+    const p = await writeTriplet(join(dir, 'js-ref'), { arch: 'llama', dtype: 'BF16', layers: 2, specials: true, seed: 8 });
+    const recipe = recipeFor(p, {}, 0.6);
+    await mergeTo(recipe, join(dir, 'js-ref-out'), { simd: false });
+    checkAgainstReference(p, join(dir, 'js-ref-out'), recipe);
+  });
+});
+
 describe('merge options', () => {
   let dir: string;
   let p: Paths;

@@ -219,6 +219,7 @@ async function mergeCmd(args: string[], values: Values): Promise<number> {
       onProgress: (p) => bar.update(p),
       chunkElements: envNumber('CHATVEC_CHUNK_ELEMENTS'),
       checkpointBytes: envNumber('CHATVEC_CHECKPOINT_BYTES'),
+      ioOnly: process.env.CHATVEC_IO_ONLY === '1',
     });
     const secs = result.elapsedMs / 1000;
     process.stderr.write(`merged ${formatBytes(result.bytesTotal)} in ${secs.toFixed(1)} s (${((result.bytesTotal - result.resumedBytes) / 1e6 / Math.max(secs, 1e-3)).toFixed(1)} MB/s)${result.resumedBytes ? `, resumed after ${formatBytes(result.resumedBytes)}` : ''} into ${out.label}\n`);
@@ -231,7 +232,7 @@ async function mergeCmd(args: string[], values: Values): Promise<number> {
   }
 }
 
-/** Tuning knobs for tests and benchmarks (chunk size, resume-point spacing). */
+/** Tuning knobs for tests and benchmarks (chunk size, resume-point spacing; CHATVEC_IO_ONLY=1 is the benchmark's copy baseline). */
 function envNumber(name: string): number | undefined {
   const v = process.env[name];
   if (v === undefined) return undefined;

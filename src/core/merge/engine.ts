@@ -2,7 +2,7 @@ import { dtypeSize, isFloatDtype, type FloatDtype } from '../dtype.ts';
 import { CancelledError, ChatvecError } from '../errors.ts';
 import type { MergePlan, PlanEntry } from '../plan.ts';
 import { elementCount, readSafetensorsHeader } from '../safetensors/header.ts';
-import { convertChunk, mergeChunk, Scratch, type TermBytes } from './kernel.ts';
+import { MergeKernel, type TermBytes } from './kernel.ts';
 import { loadManifest, MANIFEST_FILE, planFingerprint, saveManifest, type ResumeManifest } from './manifest.ts';
 import { writeFileAtomic, type OutputFolder, type OutputWriter } from './output-folder.ts';
 import { layoutShards, shardIndexJson, type ShardLayout } from './shards.ts';
@@ -26,10 +26,17 @@ export interface MergeOptions {
   force?: boolean;
   signal?: AbortSignal;
   onProgress?: (p: MergeProgress) => void;
-  /** Elements per chunk (default 4 Mi): bounds memory, independent of model size. */
+  /** Elements per chunk (default 2 Mi): bounds memory, independent of model size. */
   chunkElements?: number;
   /** Record a resume point at least every this many bytes (default 256 MB). */
   checkpointBytes?: number;
+  /** Use the WebAssembly SIMD kernels where they apply (default true; false forces the plain JS path). */
+  simd?: boolean;
+  /**
+   * Benchmark baseline: every read and write happens exactly as in the merge, but the arithmetic is
+   * replaced by a copy of cp's bytes. The output is NOT a merge.
+   */
+  ioOnly?: boolean;
   /** Writes the side files (config, tokenizer, model card) once every shard is in place. */
   finalize?: (out: OutputFolder) => Promise<void>;
 }
@@ -51,7 +58,7 @@ interface Job {
 /** Stream a planned merge into `out`: headers first, then data in bounded chunks, with reads, compute and writes overlapped. */
 export async function runMerge(plan: MergePlan, out: OutputFolder, opts: MergeOptions): Promise<MergeResult> {
   const started = Date.now();
-  const chunkElements = opts.chunkElements ?? 4 * 1024 * 1024;
+  const chunkElements = opts.chunkElements ?? 2 * 1024 * 1024;
   const chunkBytes = chunkElements * 4;
   const shards = layoutShards(plan.entries, opts.shardSize);
   const fingerprint = await planFingerprint(plan, opts.shardSize);
@@ -72,9 +79,11 @@ export async function runMerge(plan: MergePlan, out: OutputFolder, opts: MergeOp
     opts.onProgress({ bytesDone, bytesTotal: total, tensor, file, elapsedMs, bytesPerSecond: rate, etaSeconds: rate > 0 ? (total - bytesDone) / rate : null });
   };
 
-  const sets = [new BufferSet(chunkBytes), new BufferSet(chunkBytes)];
-  const outBufs = [new Uint8Array(chunkBytes), new Uint8Array(chunkBytes)];
-  const scratch = new Scratch(chunkElements);
+  // Two sets of input buffers (one being read while the other is computed) and two output buffers.
+  const slots = 1 + 2 * Math.max(0, ...plan.entries.map((e) => e.terms.length));
+  const kernel = new MergeKernel(chunkElements, (2 * slots + 2) * (chunkBytes + 128), { wasm: opts.simd });
+  const sets = [new BufferSet(kernel, slots, chunkBytes), new BufferSet(kernel, slots, chunkBytes)];
+  const outBufs = [kernel.alloc(chunkBytes), kernel.alloc(chunkBytes)];
   const checkpointBytes = opts.checkpointBytes ?? 256 * 1024 * 1024;
 
   for (let si = 0; si < shards.length; si++) {
@@ -105,7 +114,8 @@ export async function runMerge(plan: MergePlan, out: OutputFolder, opts: MergeOp
         pendingRead = k + 1 < jobs.length ? readJob(jobs[k + 1], sets[(k + 1) % 2]) : null;
         const outLen = (job.end - job.start) * dtypeSize(job.entry.outDtype);
         const outBuf = outBufs[k % 2].subarray(0, outLen);
-        computeJob(job, data, outBuf, scratch);
+        if (opts.ioOnly) outBuf.set(data.cp.subarray(0, outLen));
+        else computeJob(job, data, outBuf, kernel);
         if (pendingWrite) {
           await pendingWrite;
           bytesDone += pendingLen(pendingJob!);
@@ -168,12 +178,13 @@ function* shardJobs(shard: ShardLayout, from: number, chunkBytes: number): Gener
   }
 }
 
-/** Grows-once buffers, one per input slot, so that reads land in place. */
+/** One buffer per input slot (cp, then base and chat of each term), so that reads land in place. */
 class BufferSet {
-  private bufs: Uint8Array[] = [];
-  constructor(private readonly bytes: number) {}
+  private readonly bufs: Uint8Array[];
+  constructor(kernel: MergeKernel, slots: number, bytes: number) {
+    this.bufs = Array.from({ length: slots }, () => kernel.alloc(bytes));
+  }
   get(slot: number, length: number): Uint8Array {
-    if (!this.bufs[slot]) this.bufs[slot] = new Uint8Array(this.bytes);
     return this.bufs[slot].subarray(0, length);
   }
 }
@@ -221,7 +232,7 @@ async function readJob(job: Job, set: BufferSet): Promise<JobData> {
   return { cp: cpBytes, mergedCount, terms, patches };
 }
 
-function computeJob(job: Job, d: JobData, out: Uint8Array, s: Scratch): void {
+function computeJob(job: Job, d: JobData, out: Uint8Array, k: MergeKernel): void {
   const { entry } = job;
   const count = job.end - job.start;
   const outDtype = entry.outDtype;
@@ -231,14 +242,14 @@ function computeJob(job: Job, d: JobData, out: Uint8Array, s: Scratch): void {
   }
   const cpDtype = entry.cp.dtype;
   const cpSize = dtypeSize(cpDtype), outSize = dtypeSize(outDtype);
-  if (d.mergedCount > 0) mergeChunk(d.mergedCount, d.cp, cpDtype, d.terms, outDtype, out, s);
+  if (d.mergedCount > 0) k.merge(d.mergedCount, d.cp, cpDtype, d.terms, outDtype, out);
   if (d.mergedCount < count) {
     const rest = count - d.mergedCount;
-    convertChunk(rest, d.cp.subarray(d.mergedCount * cpSize), cpDtype, outDtype, out.subarray(d.mergedCount * outSize, count * outSize), s);
+    k.convert(rest, d.cp.subarray(d.mergedCount * cpSize), cpDtype, outDtype, out.subarray(d.mergedCount * outSize, count * outSize));
   }
   for (const p of d.patches) {
     const aligned = new Uint8Array(p.bytes); // own buffer: typed views need alignment
-    convertChunk(p.count, aligned, p.dtype, outDtype, out.subarray(p.at * outSize, (p.at + p.count) * outSize), s);
+    k.convert(p.count, aligned, p.dtype, outDtype, out.subarray(p.at * outSize, (p.at + p.count) * outSize));
   }
 }
 
