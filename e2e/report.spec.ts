@@ -18,16 +18,18 @@ test('the studio plans the demo triplet and re-plans when the embeddings policy 
   await expect(base.getByTestId('summary-architecture')).toHaveText('LlamaForCausalLM (llama)');
   await expect(base.getByTestId('summary-parameters')).toHaveText('235,584');
   await expect(base.getByTestId('summary-dtype')).toHaveText('BF16');
-  await expect(base.getByTestId('summary-size')).toHaveText('475,200 bytes');
+  await expect(base.getByTestId('summary-layers')).toHaveText('4');
+  await expect(base.getByTestId('summary-size')).toHaveText('475.2 kB');
   await expect(base.getByTestId('summary-vocab')).toHaveText('300');
   await expect(base.getByTestId('summary-chat-template')).toHaveText('no');
   await expect(chat.getByTestId('summary-chat-template')).toHaveText('yes');
   await expect(cp.getByTestId('summary-parameters')).toHaveText('236,608');
-  await expect(cp.getByTestId('summary-size')).toHaveText('477,248 bytes');
+  await expect(cp.getByTestId('summary-size')).toHaveText('477.2 kB');
   await expect(cp.getByTestId('summary-vocab')).toHaveText('308');
 
   // α = 1, overlap: cp's expanded vocabulary (308 vs 300 rows) merges embed_tokens and lm_head on shared rows.
-  await expect(page.getByTestId('alpha')).toHaveValue('1.0');
+  await expect(page.getByTestId('alpha')).toHaveValue('1');
+  await expect(base.getByTestId('slot-source')).toHaveText('From built-in demo model (base)');
   await expect(page.getByTestId('embeddings')).toHaveValue('overlap');
   await expect(page.getByTestId('count-merged')).toHaveText('37');
   await expect(page.getByTestId('count-merged-rows')).toHaveText('2');
@@ -65,7 +67,7 @@ test('the studio plans the demo triplet and re-plans when the embeddings policy 
   await expect(kept).toContainText('Use the overlap policy to add α·τ to the rows all three models share');
 
   // Back to overlap for the screenshot, the page as a user first sees it.
-  await page.getByTestId('alpha').fill('1.0');
+  await page.getByTestId('alpha').fill('1');
   await page.getByTestId('embeddings').selectOption('overlap');
   await expect(page.getByTestId('count-merged-rows')).toHaveText('2');
   await expect(report).toHaveAttribute('data-state', 'ready');
@@ -94,12 +96,23 @@ test('a config that does not match is reported as an error that blocks the merge
   await expect(page.getByTestId('status')).toHaveText('1 error blocks the merge');
 });
 
-test('a missing demo file is a readable message, not a stack trace', async ({ page, context }) => {
-  await context.route('**/demo/cp/model.safetensors', (route) => route.fulfill({ status: 404, body: 'not found' }));
+test('a missing demo file is a readable message in its slot, not a stack trace', async ({ page, context }) => {
+  let missing = true;
+  await context.route('**/demo/cp/model.safetensors', (route) => (missing ? route.fulfill({ status: 404, body: 'not found' }) : route.continue()));
   await page.goto('/');
-  await expect(page.getByTestId('error')).toHaveText(
-    'The demo models could not be loaded: demo/cp/model.safetensors: the demo file is missing; expected it at /demo/cp/model.safetensors, found HTTP 404. Run `node scripts/ensure-demo.mjs` (npm start does this) to write the demo models to public/demo',
+  const cp = page.getByTestId('slot-cp');
+  await expect(cp.getByTestId('slot-error')).toHaveText(
+    'demo/cp/model.safetensors: the demo file is missing; expected it at /demo/cp/model.safetensors, found HTTP 404. Run `node scripts/ensure-demo.mjs` (npm start does this) to write the demo models to public/demo' +
+      'Try again',
   );
   await expect(page.getByTestId('report')).toHaveCount(0);
-  await expect(page.getByTestId('slot-cp')).toContainText('Not loaded');
+  await expect(page.getByTestId('report-waiting')).toHaveText('Choose a model for CP to see the compatibility report.');
+  await expect(page.getByTestId('slot-base').getByTestId('summary-vocab')).toHaveText('300');
+
+  // Once the file is there, trying again fills the slot and the report appears.
+  missing = false;
+  await cp.getByRole('button', { name: 'Try again' }).click();
+  await expect(cp.getByTestId('summary-vocab')).toHaveText('308');
+  await expect(cp.getByTestId('slot-error')).toHaveCount(0);
+  await expect(page.getByTestId('status')).toHaveText('Ready to merge');
 });

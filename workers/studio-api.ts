@@ -1,15 +1,24 @@
+import { createSHA256 } from 'hash-wasm';
 import { loadCheckpoint, type Checkpoint } from '../src/core/checkpoint.ts';
 import { summarizeCheckpoint, type CheckpointSummary } from '../src/core/summary.ts';
-import { ChatvecError } from '../src/core/errors.ts';
+import { CancelledError, ChatvecError } from '../src/core/errors.ts';
+import { formatBytes } from '../src/core/format.ts';
 import { openInputs } from '../src/core/inputs.ts';
+import { mergeRecipe } from '../src/core/merge-recipe.ts';
+import { loadManifest, MANIFEST_FILE } from '../src/core/merge/manifest.ts';
 import { buildSideFiles } from '../src/core/output-files.ts';
 import { hasErrors, planMerge, type MergePlan, type PlanIssue } from '../src/core/plan.ts';
 import { defaultRecipe, type EmbeddingPolicy } from '../src/core/recipe.ts';
 import { BlobTree } from '../src/core/sources/blob.ts';
 import type { FileTree } from '../src/core/sources/byte-source.ts';
 import { DirectoryHandleTree } from '../src/core/sources/directory-handle.ts';
+import { storageError, type OpfsOutputFolder } from '../src/core/sources/opfs.ts';
 import type { Recipe } from '../src/core/recipe.ts';
-import type { LoadedSource, PlanReport, SourceSpec } from './contract.ts';
+import type { MergeProgress } from '../src/core/merge/engine.ts';
+import type { CacheEntryInfo, LibraryEntry, LoadedSource, MergeProgressInfo, PlanReport, PublicSourceSpec, SourceSpec, StorageInfo } from './contract.ts';
+import { HubTree } from '../src/hub/hub-tree.ts';
+import { OpfsTensorCache } from './hub-cache.ts';
+import { checkModelName, ENTRY_FILE, filesOf, IndexedDbHandleStore, Library, manifestProgress, newModelId, type HandleStore, type StoredSourceSpec, type StudioEntry } from './library.ts';
 
 export const MODEL_ROLES = ['base', 'chat', 'cp'] as const;
 export type ModelRole = (typeof MODEL_ROLES)[number];
@@ -65,11 +74,30 @@ const DEMO_HINT = 'Run `node scripts/ensure-demo.mjs` (npm start does this) to w
 export class Studio {
   private trees: Map<ModelRole, BlobTree> | null = null;
 
+  private readonly library: Library;
+  /** Hub blocks downloaded once, kept in OPFS across reloads. */
+  private readonly hubCache: OpfsTensorCache;
+  /** Hub tokens by endpoint, in this worker's memory only: a resume after a reload may reuse one a slot loaded with. */
+  private readonly hubTokens = new Map<string, string>();
+  /** Output bytes the running merge has still to write: the Hub cache leaves them free. */
+  private reservedBytes = 0;
+
   constructor(
     /** Folder URL that holds base/, chat/ and cp/, ending in `/`. */
     private readonly demoUrl: string,
     private readonly fetchFn: typeof fetch = (input, init) => fetch(input, init),
-  ) {}
+    /** Browser storage: OPFS root, quota, persistence, and where local folder handles are kept. */
+    private readonly storageEnv: StudioStorage = browserStorage(),
+  ) {
+    this.library = new Library(() => this.storageEnv.root());
+    this.hubCache = new OpfsTensorCache({
+      root: () => this.storageEnv.root(),
+      canStore: async (bytes) => {
+        const { usage = 0, quota } = await this.storageEnv.estimate();
+        return quota === undefined || quota - usage - bytes >= this.reservedBytes + QUOTA_MARGIN_BYTES;
+      },
+    });
+  }
 
   /** Fetch the built-in demo triplet and summarise each model. */
   async loadDemo(): Promise<ModelSummary[]> {
@@ -94,10 +122,15 @@ export class Studio {
 
   /** Load a model's headers and config from wherever it lives, and return its summary and recipe reference. */
   async loadSource(spec: SourceSpec): Promise<LoadedSource> {
-    const { ref, tree, publicSpec } = await this.openSource(spec);
+    const { ref, tree, publicSpec, commit } = await this.openSource(spec);
+    return this.register(ref, tree, publicSpec, commit);
+  }
+
+  /** Read a model's headers and config, and keep it under `ref` for recipes. */
+  private async register(ref: string, tree: FileTree, spec: PublicSourceSpec, commit?: string): Promise<LoadedSource> {
     const ck = await loadCheckpoint(tree);
     try {
-      const loaded: LoadedSource = { ...summarizeCheckpoint(ck), ref, spec: publicSpec, files: await tree.list() };
+      const loaded: LoadedSource = { ...summarizeCheckpoint(ck), ref, spec, files: await tree.list(), ...(commit ? { commit } : {}) };
       this.sources.set(ref, { tree, loaded });
       return loaded;
     } finally {
@@ -124,7 +157,277 @@ export class Studio {
     }
   }
 
-  private async openSource(spec: SourceSpec): Promise<{ ref: string; tree: FileTree; publicSpec: LoadedSource['spec'] }> {
+  // ---------------------------------------------------------------------------------------------
+  // Merging into the OPFS library
+
+  private running: { id: string; abort: AbortController } | null = null;
+  private tuning: MergeTuning = {};
+
+  /** Test and benchmark knobs (the page passes `?chunkElements=` / `?checkpointBytes=` from its URL). */
+  tune(tuning: MergeTuning): void {
+    for (const [k, v] of Object.entries(tuning)) {
+      if (v !== undefined && (!Number.isSafeInteger(v) || v <= 0)) throw new ChatvecError('not a positive integer', { code: 'bad-tuning', tensor: k, found: String(v) });
+    }
+    this.tuning = { ...tuning };
+  }
+
+  /** Merge `recipe` into a new library folder. Refuses before writing when the plan has errors or storage is short. */
+  async merge(recipe: Recipe, name: string, onProgress?: (p: MergeProgressInfo) => void): Promise<StudioLibraryEntry> {
+    const nameError = checkModelName(name);
+    if (nameError) throw new ChatvecError(nameError, { code: 'bad-name', tensor: 'name' });
+    const id = newModelId(name);
+    return this.exclusive(id, async (signal) => {
+      const report = progressSender(onProgress);
+      report.phase('checking');
+      const prepared = await this.prepare(recipe);
+      await this.checkQuota(prepared.outputBytes);
+      const entry: StudioEntry = {
+        chatvec_studio_entry: 1,
+        id,
+        name: name.trim(),
+        createdAt: new Date().toISOString(),
+        recipe,
+        inputs: prepared.inputs,
+        files: [],
+        totalBytes: 0,
+        status: 'interrupted',
+        sources: prepared.sources.map(({ ref, spec }) => ({ ref, spec: storedSpec(spec) })),
+        sha256: {},
+      };
+      try {
+        const out = await this.library.create(entry);
+        for (const { ref, spec } of prepared.sources) if (spec.kind === 'directory') await this.storageEnv.handles?.put(id, ref, spec.handle);
+        return await this.runInto(out, entry, false, signal, report);
+      } catch (e) {
+        // A cancel keeps the partial files for a resume; any other failure removes them.
+        if (e instanceof CancelledError) throw e;
+        await this.discard(id);
+        throw quotaError(e, `library/${id}`, prepared.outputBytes);
+      }
+    });
+  }
+
+  /** Continue an interrupted merge; its demo, library and Hub inputs are opened again by themselves. */
+  async resume(id: string, onProgress?: (p: MergeProgressInfo) => void): Promise<StudioLibraryEntry> {
+    return this.exclusive(id, async (signal) => {
+      const report = progressSender(onProgress);
+      report.phase('checking');
+      const { out, entry } = await this.library.open(id);
+      if (!(await loadManifest(out))) {
+        throw new ChatvecError('there is no interrupted merge to resume', { code: 'nothing-to-resume', file: `${out.label} (${entry.name})`, hint: 'The model is complete; see the library' });
+      }
+      await this.reopenSources(entry);
+      const prepared = await this.prepare(entry.recipe);
+      const onDisk = (await filesOf(out)).reduce((a, f) => a + f.size, 0);
+      await this.checkQuota(Math.max(0, prepared.outputBytes - onDisk));
+      try {
+        return await this.runInto(out, entry, true, signal, report);
+      } catch (e) {
+        // Failing before a byte of the model was written (wrong inputs, refused plan) keeps the merge resumable.
+        const wroteData = [...out.opened].some((name) => !name.startsWith(MANIFEST_FILE));
+        if (e instanceof CancelledError) throw e;
+        if (wroteData) await this.discard(id);
+        throw quotaError(e, out.label, prepared.outputBytes - onDisk);
+      }
+    });
+  }
+
+  /** Stop the running merge at the next chunk; its files stay for a resume. */
+  cancel(): void {
+    this.running?.abort.abort();
+  }
+
+  /** Interrupted merges in the library (after a cancel, a reload or a crash), with the inputs not loaded now. */
+  async pendingMerges(): Promise<PendingMerge[]> {
+    const pending: PendingMerge[] = [];
+    for (const { entry, manifest } of await this.library.list()) {
+      if (!manifest || entry.id === this.running?.id) continue;
+      const needs: PendingMerge['needs'] = [];
+      for (const s of entry.sources) {
+        if (this.sources.has(s.ref)) continue;
+        needs.push({ ref: s.ref, spec: await this.publicSpec(entry.id, s.ref, s.spec) });
+      }
+      pending.push({ entry: publicEntry(entry), needs, ...manifestProgress(manifest) });
+    }
+    return pending;
+  }
+
+  async listLibrary(): Promise<StudioLibraryEntry[]> {
+    return (await this.library.list()).filter((x) => x.entry.id !== this.running?.id).map((x) => publicEntry(x.entry));
+  }
+
+  async deleteModel(id: string): Promise<void> {
+    if (this.running?.id === id) throw new ChatvecError('this model is being merged right now', { code: 'model-busy', file: `library/${id}`, hint: 'Cancel the merge first' });
+    await this.discard(id);
+  }
+
+  async storage(): Promise<StorageInfo> {
+    const [{ usage = 0, quota = 0 }, persisted] = await Promise.all([this.storageEnv.estimate(), this.storageEnv.persisted()]);
+    return { usage, quota, persisted };
+  }
+
+  /** Ask the browser to keep the site's data. Only a page can ask; a worker reports what was granted. */
+  async persist(): Promise<boolean> {
+    return this.storageEnv.persist ? this.storageEnv.persist() : this.storageEnv.persisted();
+  }
+
+  /** SHA-256 (hex) of one file of a library model, streamed; remembered in the entry. */
+  async sha256(id: string, file: string): Promise<string> {
+    const { out, entry } = await this.library.open(id);
+    if (!entry.files.some((f) => f.name === file)) throw new ChatvecError('no such file in this model', { code: 'library-file-missing', file: `${out.label}/${file}` });
+    if (entry.sha256[file]) return entry.sha256[file];
+    const blob = await (await out.dir.getFileHandle(file)).getFile();
+    const hash = await createSHA256();
+    const reader = blob.stream().getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      hash.update(value);
+    }
+    const hex = hash.digest('hex');
+    entry.sha256[file] = hex;
+    if (this.running?.id !== id) await this.library.write(out, entry);
+    return hex;
+  }
+
+  /** Hub files with blocks in the OPFS cache; `key` is what `evictCache` takes. */
+  async cacheEntries(): Promise<CacheEntryInfo[]> {
+    return (await this.hubCache.folders()).map(({ id, entry }) => ({ key: id, repo: entry.key.repo, commit: entry.key.commit, path: entry.key.path, bytes: entry.bytes }));
+  }
+
+  async evictCache(key: string): Promise<void> {
+    if (!/^[0-9a-f]{40}$/.test(key)) throw new ChatvecError('not a Hub cache entry', { code: 'bad-cache-key', found: JSON.stringify(key).slice(0, 60) });
+    await this.hubCache.evictFolder(key);
+  }
+
+  /** Run `work` as the one merge of this worker, cancellable through `cancel()`. */
+  private async exclusive<T>(id: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    if (this.running) throw new ChatvecError('a merge is already running', { code: 'merge-running', file: `library/${this.running.id}`, hint: 'Wait for it to finish, or cancel it' });
+    const abort = new AbortController();
+    this.running = { id, abort };
+    try {
+      return await work(abort.signal);
+    } finally {
+      this.running = null;
+      this.reservedBytes = 0;
+    }
+  }
+
+  private async runInto(out: OpfsOutputFolder, entry: StudioEntry, resume: boolean, signal: AbortSignal, report: ProgressSender): Promise<StudioLibraryEntry> {
+    const result = await mergeRecipe({
+      recipe: entry.recipe,
+      resolve: (ref) => this.resolve(ref),
+      out,
+      resume,
+      signal,
+      onProgress: (p) => {
+        this.reservedBytes = Math.max(0, p.bytesTotal - p.bytesDone);
+        report.progress(p);
+      },
+      chunkElements: this.tuning.chunkElements,
+      checkpointBytes: this.tuning.checkpointBytes ?? BROWSER_CHECKPOINT_BYTES,
+    });
+    report.phase('finishing');
+    const done: StudioEntry = { ...entry, status: 'complete', files: result.files, totalBytes: result.files.reduce((a, f) => a + f.size, 0), sha256: {} };
+    await this.library.write(out, done);
+    await this.storageEnv.handles?.removeAll(entry.id).catch(() => undefined);
+    return publicEntry(done);
+  }
+
+  private async discard(id: string): Promise<void> {
+    await this.library.remove(id);
+    this.sources.delete(`library/${id}`);
+    await this.storageEnv.handles?.removeAll(id).catch(() => undefined);
+  }
+
+  /** The plan, the bytes the output will take, and where each input came from; reads no weights. */
+  private async prepare(recipe: Recipe) {
+    const inputs = await openInputs(recipe, (ref) => this.resolve(ref));
+    try {
+      const plan = planMerge(inputs, recipe);
+      const side = buildSideFiles(inputs, recipe, plan, inputs.described);
+      // Refuse here, before anything is written; mergeRecipe would refuse with the same plan too.
+      if (hasErrors(plan)) {
+        const errors = plan.issues.filter((i) => i.severity === 'error');
+        throw new ChatvecError(`the merge plan has ${errors.length} error(s): ${errors.map((e) => e.message).join('; ')}`, { code: errors[0].code, hint: errors[0].hint ?? 'See the compatibility report' });
+      }
+      const sideBytes = [...side.files.values()].reduce((a, b) => a + b.length, 0);
+      const refs = [...new Set([recipe.cp, ...recipe.vectors.flatMap((v) => [v.base, v.chat])])];
+      const sources = refs.map((ref) => ({ ref, spec: this.sources.get(ref)!.loaded.spec, commit: this.sources.get(ref)!.loaded.commit }));
+      const inputsDescribed = inputs.described.map((d) => {
+        const commit = this.sources.get(d.ref)?.loaded.commit;
+        return { role: d.role, ref: d.ref, bytes: d.bytes, tensors: d.tensors, ...(commit ? { revision: commit } : d.revision ? { revision: d.revision } : {}) };
+      });
+      // Hub inputs are remembered at the commit they resolved to, so a resume reads the very same bytes.
+      for (const s of sources) if (s.spec.kind === 'hub' && s.commit) s.spec = { ...s.spec, revision: s.commit };
+      return { plan, outputBytes: plan.totalOutputBytes + sideBytes, inputs: inputsDescribed, sources };
+    } finally {
+      await inputs.close();
+    }
+  }
+
+  /** Refuse a merge the browser's storage quota cannot hold, saying how much is missing and what to do. */
+  private async checkQuota(outputBytes: number): Promise<void> {
+    const { usage = 0, quota } = await this.storageEnv.estimate();
+    if (quota === undefined) return;
+    this.reservedBytes = outputBytes;
+    const needed = outputBytes + QUOTA_MARGIN_BYTES;
+    const available = Math.max(0, quota - usage);
+    if (available < needed) {
+      throw new ChatvecError('not enough browser storage for this merge', {
+        code: 'quota',
+        expected: `${formatBytes(needed)} free (${needed} bytes)`,
+        found: `${formatBytes(available)} free (${available} bytes; ${formatBytes(usage)} of ${formatBytes(quota)} used)`,
+        hint: 'Delete merged models from the library, evict Hub cache entries, or click "Keep data" so the browser may keep more; freeing disk space raises the quota too',
+      });
+    }
+  }
+
+  /** A recipe reference's files: a loaded source, or a demo or library model loaded on demand. */
+  private async resolve(ref: string): Promise<FileTree> {
+    if (!this.sources.has(ref)) {
+      const spec = specOf(ref);
+      if (spec) await this.loadSource(spec);
+    }
+    return this.tree(ref);
+  }
+
+  /** Load an interrupted merge's inputs again where that needs no person: demo, library, Hub and permitted folders. */
+  private async reopenSources(entry: StudioEntry): Promise<void> {
+    const missing: string[] = [];
+    for (const { ref, spec } of entry.sources) {
+      if (this.sources.has(ref)) continue;
+      try {
+        if (spec.kind === 'demo' || spec.kind === 'library') await this.loadSource(spec);
+        else if (spec.kind === 'hub') {
+          // Opened at the recorded commit, but named as when the merge began: the resume must be the same merge.
+          const { tree, commit } = await this.openSource(spec);
+          await this.register(ref, relabelled(tree, ref), spec, commit);
+        } else if (spec.kind === 'directory') {
+          const handle = await this.storageEnv.handles?.get(entry.id, ref);
+          const permission = handle && (await (handle as PermissionHandle).queryPermission?.({ mode: 'read' }));
+          if (handle && (permission === 'granted' || permission === undefined)) await this.loadSource({ kind: 'directory', handle });
+        }
+      } catch (e) {
+        if (spec.kind === 'hub') {
+          throw new ChatvecError('the Hub model of this interrupted merge cannot be opened', { code: 'resume-hub', file: ref, found: (e as Error).message, hint: 'If the repository is gated or private, enter your access token and load it again in its slot, then resume' });
+        }
+        throw e;
+      }
+      if (!this.sources.has(ref)) missing.push(ref);
+    }
+    if (missing.length) {
+      throw new ChatvecError('the interrupted merge needs local folders that are not loaded', { code: 'resume-needs-sources', file: missing.join(', '), hint: 'Choose the same folders again, then resume' });
+    }
+  }
+
+  private async publicSpec(id: string, ref: string, spec: StoredSourceSpec): Promise<PublicSourceSpec> {
+    if (spec.kind !== 'directory') return spec;
+    const handle = await this.storageEnv.handles?.get(id, ref).catch(() => null);
+    return handle ? { kind: 'directory', handle } : { kind: 'files', name: spec.name };
+  }
+
+  private async openSource(spec: SourceSpec): Promise<{ ref: string; tree: FileTree; publicSpec: LoadedSource['spec']; commit?: string }> {
     switch (spec.kind) {
       case 'demo': {
         const tree = await this.fetchModel(spec.role);
@@ -142,13 +445,20 @@ export class Studio {
         return { ref, tree: new DirectoryHandleTree(ref, spec.handle), publicSpec: { kind: 'directory', handle: spec.handle } };
       }
       case 'library': {
-        const root = await navigator.storage.getDirectory();
-        const lib = await root.getDirectoryHandle('library');
+        const { out, entry } = await this.library.open(spec.id);
         const ref = `library/${spec.id}`;
-        return { ref, tree: new DirectoryHandleTree(ref, await lib.getDirectoryHandle(spec.id)), publicSpec: { kind: 'library', id: spec.id } };
+        if (entry.status !== 'complete' || (await out.size(MANIFEST_FILE)) !== null) {
+          throw new ChatvecError('this merge was interrupted and is not a whole model yet', { code: 'library-incomplete', file: `${ref} (${entry.name})`, hint: 'Resume or discard it in the merge panel first' });
+        }
+        return { ref, tree: new DirectoryHandleTree(ref, out.dir), publicSpec: { kind: 'library', id: spec.id } };
       }
-      case 'hub':
-        throw new ChatvecError('Hub sources are not available in this build', { code: 'hub-unavailable', file: spec.repo });
+      case 'hub': {
+        const hubUrl = spec.hubUrl.trim().replace(/\/+$/, '');
+        if (spec.accessToken) this.hubTokens.set(hubUrl, spec.accessToken);
+        const tree = new HubTree({ repo: spec.repo, revision: spec.revision, hubUrl, accessToken: spec.accessToken ?? this.hubTokens.get(hubUrl), cache: this.hubCache });
+        const commit = await tree.resolveCommit();
+        return { ref: tree.label, tree, publicSpec: { kind: 'hub', repo: tree.repo, ...(spec.revision ? { revision: spec.revision } : {}), hubUrl: tree.hubUrl }, commit };
+      }
     }
   }
 
@@ -220,5 +530,119 @@ export function planReport(plan: MergePlan, notes: string[]): PlanReport {
     issues: plan.issues.map((i) => ({ severity: i.severity, code: i.code, message: i.message, tensors: [...i.tensors], ...(i.hint ? { hint: i.hint } : {}) })),
     notes: [...notes],
     tensors: plan.entries.map((e) => ({ name: e.name, action: e.action, reason: e.reason, shape: [...e.shape], dtype: e.outDtype, alphas: e.terms.map((t) => t.alpha) })),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Merge plumbing
+
+/** Where the studio keeps merged models, and what it may ask of the browser's storage. */
+export interface StudioStorage {
+  /** The OPFS root (`navigator.storage.getDirectory()`). */
+  root(): Promise<FileSystemDirectoryHandle>;
+  estimate(): Promise<{ usage?: number; quota?: number }>;
+  persisted(): Promise<boolean>;
+  /** Only pages have `navigator.storage.persist()`; in a worker this is absent. */
+  persist?(): Promise<boolean>;
+  /** Keeps local folder handles of interrupted merges; null where IndexedDB is missing. */
+  handles: HandleStore | null;
+}
+
+function browserStorage(): StudioStorage {
+  const storage = () => navigator.storage as StorageManager & { persist?: () => Promise<boolean> };
+  return {
+    root: () => storage().getDirectory(),
+    estimate: () => storage().estimate(),
+    persisted: () => storage().persisted(),
+    ...(typeof navigator !== 'undefined' && typeof navigator.storage?.persist === 'function' ? { persist: () => storage().persist!() } : {}),
+    handles: typeof indexedDB === 'undefined' ? null : new IndexedDbHandleStore(),
+  };
+}
+
+/** Chunk size and resume-point spacing, as the CLI's CHATVEC_CHUNK_ELEMENTS / CHATVEC_CHECKPOINT_BYTES. */
+export interface MergeTuning {
+  chunkElements?: number;
+  checkpointBytes?: number;
+}
+
+/** A reload loses at most this much work; saving a resume point in OPFS is cheap. */
+const BROWSER_CHECKPOINT_BYTES = 64 * 1024 * 1024;
+/** Room for the resume manifest, the entry and file system overhead beside the model's bytes. */
+const QUOTA_MARGIN_BYTES = 4 * 1024 * 1024;
+
+/** A library entry as the page sees it, with the SHA-256 sums computed so far. */
+export interface StudioLibraryEntry extends LibraryEntry {
+  sha256: Record<string, string>;
+}
+
+export interface PendingMerge {
+  entry: StudioLibraryEntry;
+  /** Inputs not loaded in the worker now: demo, library and Hub ones reload by themselves, local folders must be chosen again. */
+  needs: { ref: string; spec: PublicSourceSpec }[];
+  /** Data bytes written and synced before the interruption. */
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+function publicEntry(e: StudioEntry): StudioLibraryEntry {
+  return { id: e.id, name: e.name, createdAt: e.createdAt, recipe: e.recipe, inputs: e.inputs, files: e.files, totalBytes: e.totalBytes, status: e.status, sha256: { ...e.sha256 } };
+}
+
+function storedSpec(spec: PublicSourceSpec): StoredSourceSpec {
+  return spec.kind === 'directory' ? { kind: 'directory', name: spec.handle.name } : spec;
+}
+
+/** The source a reference names when the studio can load it by itself. */
+function specOf(ref: string): SourceSpec | null {
+  const demo = /^demo\/(base|chat|cp)$/.exec(ref);
+  if (demo) return { kind: 'demo', role: demo[1] as ModelRole };
+  const lib = /^library\/([^/]+)$/.exec(ref);
+  return lib ? { kind: 'library', id: lib[1] } : null;
+}
+
+/**
+ * A write refused for lack of quota, with the size of the merge: `estimate()` may promise more than the browser
+ * then grants (Chromium's reported quota ignores some limits), so the merge can run out after the check.
+ */
+function quotaError(e: unknown, folder: string, outputBytes: number): unknown {
+  return storageError(e, folder, { expected: `room for ${formatBytes(outputBytes)} (this merge)`, found: 'the browser refusing to store more' });
+}
+
+/** The same files under another name: a Hub model opened at its commit, known to a recipe by its branch. */
+function relabelled(tree: FileTree, label: string): FileTree {
+  return {
+    label,
+    list: () => tree.list(),
+    async open(path) {
+      const source = await tree.open(path);
+      return { name: `${label}/${path}`, size: source.size, read: (offset, length, into) => source.read(offset, length, into), close: async () => source.close?.() };
+    },
+  };
+}
+
+/** Chromium's permission query on handles (not in TypeScript's DOM lib). */
+interface PermissionHandle extends FileSystemDirectoryHandle {
+  queryPermission?(d: { mode: 'read' | 'readwrite' }): Promise<PermissionState>;
+}
+
+interface ProgressSender {
+  phase(phase: MergeProgressInfo['phase']): void;
+  progress(p: MergeProgress): void;
+}
+
+/** Progress for the page; the engine already spaces reports 100 ms apart. A page that went away is not an error. */
+function progressSender(onProgress?: (p: MergeProgressInfo) => void): ProgressSender {
+  let last: MergeProgressInfo = { phase: 'checking', bytesDone: 0, bytesTotal: 0, tensor: '', file: '', bytesPerSecond: 0, etaSeconds: null };
+  const send = (p: MergeProgressInfo) => {
+    last = p;
+    try {
+      void Promise.resolve(onProgress?.(p)).catch(() => undefined);
+    } catch {
+      /* the page's callback is gone */
+    }
+  };
+  return {
+    phase: (phase) => send({ ...last, phase }),
+    progress: (p) => send({ phase: p.bytesDone >= p.bytesTotal ? 'finishing' : 'merging', bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, tensor: p.tensor, file: p.file, bytesPerSecond: p.bytesPerSecond, etaSeconds: p.etaSeconds }),
   };
 }

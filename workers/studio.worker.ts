@@ -1,19 +1,49 @@
 /// <reference types="vite/client" />
 /// <reference lib="webworker" />
 import * as Comlink from 'comlink';
-import { Studio, type ModelSummary, type PlanOverrides, type StudioReport } from './studio-api.ts';
-import type { LoadedSource, PlanReport, SourceSpec } from './contract.ts';
+import { Studio, type MergeTuning, type ModelSummary, type PendingMerge, type PlanOverrides, type StudioLibraryEntry, type StudioReport } from './studio-api.ts';
+import type { MergeProgressInfo, SourceSpec, StudioWorkerContract } from './contract.ts';
 import type { Recipe } from '../src/core/recipe.ts';
 
 const studio = new Studio(new URL(`${import.meta.env.BASE_URL}demo/`, self.location.href).href);
+
+/** Run a merge or resume, then free the page's progress callback (a comlink proxy holds a MessagePort open). */
+async function withProgress<T>(onProgress: (p: MergeProgressInfo) => void, run: (onProgress: (p: MergeProgressInfo) => void) => Promise<T>): Promise<T> {
+  try {
+    return await run(onProgress);
+  } finally {
+    (onProgress as Partial<Comlink.Remote<unknown>>)[Comlink.releaseProxy]?.();
+  }
+}
+
+/** The contract, with the studio's richer answers (SHA-256 sums, how far an interrupted merge got). */
+interface StudioApi extends StudioWorkerContract {
+  merge(recipe: Recipe, name: string, onProgress: (p: MergeProgressInfo) => void): Promise<StudioLibraryEntry>;
+  resume(id: string, onProgress: (p: MergeProgressInfo) => void): Promise<StudioLibraryEntry>;
+  pendingMerges(): Promise<PendingMerge[]>;
+  library(): Promise<StudioLibraryEntry[]>;
+}
 
 /** What the page can ask of the studio worker. */
 const api = {
   loadDemo: (): Promise<ModelSummary[]> => studio.loadDemo(),
   plan: (overrides: PlanOverrides): Promise<StudioReport> => studio.plan(overrides),
-  loadSource: (spec: SourceSpec): Promise<LoadedSource> => studio.loadSource(spec),
-  planRecipe: (recipe: Recipe): Promise<PlanReport> => studio.planRecipe(recipe),
-};
+  loadSource: (spec: SourceSpec) => studio.loadSource(spec),
+  planRecipe: (recipe: Recipe) => studio.planRecipe(recipe),
+  merge: (recipe: Recipe, name: string, onProgress: (p: MergeProgressInfo) => void) => withProgress(onProgress, (p) => studio.merge(recipe, name, p)),
+  cancel: async () => studio.cancel(),
+  pendingMerges: () => studio.pendingMerges(),
+  resume: (id: string, onProgress: (p: MergeProgressInfo) => void) => withProgress(onProgress, (p) => studio.resume(id, p)),
+  library: () => studio.listLibrary(),
+  deleteModel: (id: string) => studio.deleteModel(id),
+  storage: () => studio.storage(),
+  persist: () => studio.persist(),
+  cacheEntries: () => studio.cacheEntries(),
+  evictCache: (key: string) => studio.evictCache(key),
+  sha256: (id: string, file: string) => studio.sha256(id, file),
+  /** Test and benchmark knobs: chunk size and resume-point spacing of merges (see src/ui/INTEGRATION.md). */
+  tune: async (tuning: MergeTuning) => studio.tune(tuning),
+} satisfies StudioApi & Record<string, unknown>;
 export type StudioWorkerApi = typeof api;
 
 Comlink.expose(api);

@@ -1,31 +1,32 @@
 import type { ReactNode } from 'react';
-import type { EmbeddingPolicy } from '../core/recipe.ts';
-import type { ModelRole, ModelSummary } from '../../workers/studio-api.ts';
 import { CompatibilityReport } from './CompatibilityReport.tsx';
-import { ALPHA_MAX, ALPHA_MIN, ALPHA_STEP, useStudio } from './store.ts';
-import { formatCount, formatNumber } from './format.ts';
+import { LibraryView } from './library/LibraryView.tsx';
+import { MergePanel } from './merge/MergePanel.tsx';
+import { RecipeEditor } from './recipe/RecipeEditor.tsx';
+import { describeRecipe } from './recipe/settings.ts';
+import { ModelSlot } from './slots/ModelSlot.tsx';
+import { allSlots, getWorker, slotTitle, useStudio, type VectorState } from './store.ts';
 
-const ROLES: { role: ModelRole; title: string; blurb: string }[] = [
-  { role: 'base', title: 'Base', blurb: 'the pretrained starting point' },
-  { role: 'chat', title: 'Chat', blurb: 'base + instruction tuning' },
-  { role: 'cp', title: 'CP', blurb: 'base + continual pretraining' },
-];
+const BLURBS = {
+  base: 'the pretrained starting point',
+  chat: 'base + instruction tuning',
+  cp: 'base + continual pretraining',
+};
 
 export function App() {
-  const phase = useStudio((s) => s.phase);
-  const models = useStudio((s) => s.models);
   const error = useStudio((s) => s.error);
-  const report = useStudio((s) => s.report);
-  const planning = useStudio((s) => s.planning);
+  const notice = useStudio((s) => s.notice);
+  const dismissNotice = useStudio((s) => s.dismissNotice);
+  const several = useStudio((s) => s.vectors.length > 1);
 
   return (
     <div className="page">
       <header className="masthead">
         <h1>Chat Vector Studio</h1>
         <p className="formula">
-          θ = θ<sub>cp</sub> + α·(θ<sub>chat</sub> − θ<sub>base</sub>)
+          θ = θ<sub>cp</sub> + {several ? 'Σ α' : 'α'}·(θ<sub>chat</sub> − θ<sub>base</sub>)
         </p>
-        <p className="lede">Everything runs in this browser tab: models are read from their headers and configs, nothing is uploaded. Showing the built-in demo models.</p>
+        <p className="lede">Everything runs in this browser tab: models are read from their headers and configs, nothing is uploaded.</p>
       </header>
 
       {error && (
@@ -33,105 +34,122 @@ export function App() {
           {error}
         </div>
       )}
+      {notice && (
+        <div className="notice" role="status" data-testid="notice">
+          {notice}{' '}
+          <button type="button" className="link-button" onClick={dismissNotice}>
+            Dismiss
+          </button>
+        </div>
+      )}
 
-      <section className="slots" aria-label="Models">
-        {ROLES.map(({ role, title, blurb }) => (
-          <ModelSlot key={role} title={title} blurb={blurb} role={role} model={models.find((m) => m.role === role)} loading={phase === 'loading'} />
+      <nav className="views" aria-label="Sections">
+        {SECTIONS.map(({ id, title }) => (
+          <a key={id} href={`#${id}`}>
+            {title}
+          </a>
         ))}
-      </section>
-
-      <Controls disabled={phase !== 'ready'} />
-
-      {report ? <CompatibilityReport report={report} planning={planning} /> : phase === 'loading' && <p className="muted" data-testid="loading">Loading the demo models…</p>}
+      </nav>
+      {SECTIONS.map(({ id, Body }) => (
+        <div key={id} id={id} className="anchor">
+          <Body />
+        </div>
+      ))}
     </div>
   );
 }
 
-function ModelSlot({ title, blurb, role, model, loading }: { title: string; blurb: string; role: ModelRole; model?: ModelSummary; loading: boolean }) {
-  return (
-    <article className="card slot" data-testid={`slot-${role}`}>
-      <h2>
-        {title} <span className="slot-label">{model?.label}</span>
-      </h2>
-      <p className="muted small">{blurb}</p>
-      {model ? (
-        <dl className="facts">
-          <Fact label="Architecture" testid="architecture">
-            {model.architecture ?? 'unknown'}
-            {model.modelType && <span className="muted"> ({model.modelType})</span>}
-          </Fact>
-          <Fact label="Parameters" testid="parameters">
-            {formatCount(model.parameters)}
-          </Fact>
-          <Fact label="Dtype" testid="dtype">
-            {model.dtypes.map((d) => (model.dtypes.length > 1 ? `${d.dtype} ×${d.count}` : d.dtype)).join(', ') || 'no tensors'}
-          </Fact>
-          <Fact label="Size" testid="size">
-            {formatCount(model.weightFileBytes)} bytes
-          </Fact>
-          <Fact label="Vocabulary" testid="vocab">
-            {model.vocabSize === null ? 'not in config' : formatCount(model.vocabSize)}
-          </Fact>
-          <Fact label="Chat template" testid="chat-template">
-            {model.chatTemplate ? 'yes' : 'no'}
-          </Fact>
-        </dl>
-      ) : (
-        <p className="muted">{loading ? 'Loading…' : 'Not loaded'}</p>
-      )}
-    </article>
-  );
+function Library() {
+  return <LibraryView getWorker={getWorker} />;
 }
 
-function Fact({ label, testid, children }: { label: string; testid: string; children: ReactNode }) {
-  return (
-    <>
-      <dt>{label}</dt>
-      <dd data-testid={`summary-${testid}`}>{children}</dd>
-    </>
-  );
+/** The page top to bottom: sources → recipe → plan → merge → output; the nav jumps between them. */
+const SECTIONS: { id: string; title: string; Body: () => ReactNode }[] = [
+  { id: 'models', title: 'Models', Body: Slots },
+  { id: 'recipe', title: 'Recipe', Body: RecipeEditor },
+  { id: 'report', title: 'Report', Body: Report },
+  { id: 'merge', title: 'Merge', Body: Merge },
+  { id: 'library', title: 'Library', Body: Library },
+];
+
+function Merge() {
+  const recipe = useStudio((s) => s.recipe);
+  // Only a finished plan of this very recipe, without errors, lets a merge start.
+  const planOk = useStudio((s) => !!s.report?.ok && s.reportRecipe === s.recipe && !s.planning);
+  return <MergePanel getWorker={getWorker} recipe={recipe} planOk={planOk} />;
 }
 
-function Controls({ disabled }: { disabled: boolean }) {
-  const alphaText = useStudio((s) => s.alphaText);
-  const alpha = useStudio((s) => s.alpha);
-  const alphaError = useStudio((s) => s.alphaError);
-  const embeddings = useStudio((s) => s.embeddings);
-  const setAlphaText = useStudio((s) => s.setAlphaText);
-  const setEmbeddings = useStudio((s) => s.setEmbeddings);
-
+function Slots() {
+  const cp = useStudio((s) => s.cp);
+  const vectors = useStudio((s) => s.vectors);
+  const addVector = useStudio((s) => s.addVector);
+  const removeVector = useStudio((s) => s.removeVector);
+  const [first, ...more] = vectors;
   return (
-    <section className="card controls" aria-label="Recipe">
-      <div className="control">
-        <label htmlFor="alpha">α (chat vector weight)</label>
-        <div className="alpha-inputs">
-          <input
-            id="alpha"
-            data-testid="alpha"
-            type="number"
-            min={ALPHA_MIN}
-            max={ALPHA_MAX}
-            step={ALPHA_STEP}
-            value={alphaText}
-            disabled={disabled}
-            aria-invalid={alphaError !== null}
-            aria-describedby="alpha-help"
-            onChange={(e) => setAlphaText(e.target.value)}
-          />
-          <input type="range" aria-label="α slider" min={ALPHA_MIN} max={ALPHA_MAX} step={ALPHA_STEP} value={alpha} disabled={disabled} onChange={(e) => setAlphaText(e.target.value)} />
-        </div>
-        <p id="alpha-help" className={alphaError ? 'field-error' : 'muted small'} data-testid={alphaError ? 'alpha-error' : undefined}>
-          {alphaError ?? `From ${formatNumber(ALPHA_MIN)} to ${formatNumber(ALPHA_MAX)}: 1 adds the whole chat vector τ = chat − base, 0 leaves cp unchanged.`}
-        </p>
+    <section className="slots-section" aria-label="Models">
+      <div className="slots">
+        <ModelSlot slot={first.base} title="Base" blurb={BLURBS.base} />
+        <ModelSlot slot={first.chat} title="Chat" blurb={BLURBS.chat} />
+        <ModelSlot slot={cp} title="CP" blurb={BLURBS.cp} />
       </div>
-      <div className="control">
-        <label htmlFor="embeddings">Embeddings whose vocabulary differs</label>
-        <select id="embeddings" data-testid="embeddings" value={embeddings} disabled={disabled} onChange={(e) => setEmbeddings(e.target.value as EmbeddingPolicy)}>
-          <option value="overlap">overlap: add α·τ to the shared rows</option>
-          <option value="skip">skip: keep cp's tensors unchanged</option>
-        </select>
-        <p className="muted small">Applies to embed_tokens and lm_head when cp has a larger (expanded) vocabulary.</p>
-      </div>
+      {more.map((v, i) => (
+        <ExtraVector key={v.key} vector={v} number={i + 2} onRemove={() => removeVector(v.key)} />
+      ))}
+      <button type="button" className="small-button add-vector" data-testid="add-vector" onClick={addVector}>
+        + Add another chat vector
+      </button>
     </section>
+  );
+}
+
+function ExtraVector({ vector, number, onRemove }: { vector: VectorState; number: number; onRemove: () => void }) {
+  return (
+    <div className="extra-vector" data-testid={`extra-vector-${number}`}>
+      <div className="section-head">
+        <h3>Chat vector {number}</h3>
+        <button type="button" className="small-button quiet" data-testid="remove-vector" onClick={onRemove}>
+          Remove
+        </button>
+      </div>
+      <div className="slots">
+        <ModelSlot slot={vector.base} title={`Base ${number}`} blurb="the model this chat model was tuned from" />
+        <ModelSlot slot={vector.chat} title={`Chat ${number}`} blurb="another instruction-tuned model" />
+      </div>
+    </div>
+  );
+}
+
+function Report() {
+  const report = useStudio((s) => s.report);
+  const reportRecipe = useStudio((s) => s.reportRecipe);
+  const planning = useStudio((s) => s.planning);
+  const planError = useStudio((s) => s.planError);
+  const phase = useStudio((s) => s.phase);
+  const empty = useStudio((s) =>
+    allSlots(s)
+      .filter((slot) => !slot.loaded)
+      .map((slot) => slotTitle(s, slot.id))
+      .join(', '),
+  );
+
+  if (planError) {
+    return (
+      <div className="alert" role="alert" data-testid="plan-error">
+        {planError}
+      </div>
+    );
+  }
+  if (report && reportRecipe) return <CompatibilityReport report={report} recipe={describeRecipe(reportRecipe)} planning={planning} />;
+  if (empty) {
+    return (
+      <p className="card muted" data-testid="report-waiting">
+        {phase === 'loading' ? 'Loading the models…' : `Choose a model for ${empty} to see the compatibility report.`}
+      </p>
+    );
+  }
+  return (
+    <p className="card muted" data-testid="loading">
+      Planning the merge…
+    </p>
   );
 }

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import type { PlanIssue, Severity } from '../core/plan.ts';
-import type { StudioReport } from '../../workers/studio-api.ts';
-import { formatCount, formatNumber } from './format.ts';
+import type { PlanReport } from '../../workers/contract.ts';
+import { formatBytes, formatCount, formatNumber } from './format.ts';
 
 const SEVERITIES: { severity: Severity; title: string }[] = [
   { severity: 'error', title: 'Errors' },
@@ -12,7 +12,8 @@ const SEVERITIES: { severity: Severity; title: string }[] = [
 /** Tensor lists longer than this start collapsed. */
 const SHORT_LIST = 5;
 
-export function CompatibilityReport({ report, planning }: { report: StudioReport; planning: boolean }) {
+/** What a merge of the recipe would do, tensor by tensor, and what stands in its way. `recipe` says which recipe it is for. */
+export function CompatibilityReport({ report, recipe, planning }: { report: PlanReport; recipe: string; planning: boolean }) {
   const errors = report.issues.filter((i) => i.severity === 'error').length;
   return (
     <section className="card report" data-testid="report" data-state={planning ? 'planning' : 'ready'} aria-busy={planning}>
@@ -23,8 +24,7 @@ export function CompatibilityReport({ report, planning }: { report: StudioReport
         </span>
       </div>
       <p className="muted small" data-testid="report-recipe">
-        α = {formatNumber(report.alpha)}, embeddings: {report.embeddings} · {formatCount(report.counts.parameters)} parameters in {report.numLayers} layers ·{' '}
-        {formatCount(report.totalOutputBytes)} bytes of output weights
+        {recipe} · {formatCount(report.counts.parameters)} parameters in {report.numLayers} layers · {formatBytes(report.totalOutputBytes)} of output weights
       </p>
 
       <div className="counts">
@@ -81,12 +81,12 @@ export function CompatibilityReport({ report, planning }: { report: StudioReport
             </thead>
             <tbody>
               {report.tensors.map((t) => (
-                <tr key={t.name}>
+                <tr key={t.name} data-tensor={t.name}>
                   <td className="mono">{t.name}</td>
                   <td className="mono">[{t.shape.join(', ')}]</td>
                   <td>{t.dtype}</td>
-                  <td>{t.action}</td>
-                  <td>{t.alphas.length ? t.alphas.map((a) => formatNumber(Number(a.toPrecision(6)))).join(', ') : '—'}</td>
+                  <td data-testid="tensor-action">{t.action}</td>
+                  <td data-testid="tensor-alpha">{t.alphas.length ? t.alphas.map((a) => formatNumber(Number(a.toPrecision(6)))).join(', ') : '—'}</td>
                   <td>{t.reason}</td>
                 </tr>
               ))}

@@ -7,3 +7,5 @@ export function formatCount(n: number): string {
 export function formatNumber(n: number): string {
   return n < 0 ? `−${-n}` : String(n);
 }
+
+export { formatBytes } from '../core/format.ts';
