@@ -21,8 +21,11 @@ import { decodeToF32, dtypeSize, encodeFromF32, f32BitsToBf16, f32BitsToF16, f32
 // Options and model spec
 
 export interface TripletOptions {
-  /** qwen2 adds q/k/v biases (self_attn.{q,k,v}_proj.bias). */
-  arch: 'llama' | 'qwen2';
+  /**
+   * qwen2 adds q/k/v biases (self_attn.{q,k,v}_proj.bias); qwen3 has no biases but per-head q/k RMSNorm
+   * (self_attn.{q,k}_norm.weight [headDim]); mistral is llama's layout with model_type mistral.
+   */
+  arch: 'llama' | 'qwen2' | 'qwen3' | 'mistral';
   /** Storage dtype of every float tensor, in all three models. */
   dtype: FloatDtype;
   hiddenSize?: number;
@@ -41,6 +44,14 @@ export interface TripletOptions {
   seed?: number;
   /** Plant NaN and ±Inf in `model.norm.weight` of chat and cp (see `specialValues`). */
   specials?: boolean;
+  /** Per-head size (config head_dim); default hiddenSize / heads. */
+  headDim?: number;
+  /** Standard deviation of base weights (default 0.02); larger values make attention peaked, for forward-pass tests. */
+  weightStd?: number;
+  /** config.json rope_scaling, e.g. {rope_type: "llama3", factor, low_freq_factor, high_freq_factor, original_max_position_embeddings}; default null. */
+  ropeScaling?: Record<string, unknown> | null;
+  /** mistral: config sliding_window (default null: full attention). */
+  slidingWindow?: number | null;
 }
 
 export interface FixtureTensor {
@@ -349,14 +360,19 @@ export function resolveOptions(opts: TripletOptions): ResolvedOptions {
     shards: opts.shards ?? DEFAULTS.shards,
     seed: opts.seed ?? DEFAULTS.seed,
     specials: opts.specials ?? false,
+    headDim: opts.headDim ?? (opts.hiddenSize ?? DEFAULTS.hiddenSize) / (opts.heads ?? DEFAULTS.heads),
+    weightStd: opts.weightStd ?? BASE_STD,
+    ropeScaling: opts.ropeScaling ?? null,
+    slidingWindow: opts.slidingWindow ?? null,
   };
-  if (r.arch !== 'llama' && r.arch !== 'qwen2') throw new Error(`fixtures: unknown arch "${String(r.arch)}"; use llama or qwen2`);
+  if (!['llama', 'qwen2', 'qwen3', 'mistral'].includes(r.arch)) throw new Error(`fixtures: unknown arch "${String(r.arch)}"; use llama, qwen2, qwen3 or mistral`);
   if (r.dtype !== 'BF16' && r.dtype !== 'F16' && r.dtype !== 'F32') throw new Error(`fixtures: unknown dtype "${String(r.dtype)}"; use BF16, F16 or F32`);
   const ints: [string, number, number][] = [['hiddenSize', r.hiddenSize, 16], ['layers', r.layers, 1], ['heads', r.heads, 1], ['kvHeads', r.kvHeads, 1], ['intermediate', r.intermediate, 1], ['vocab', r.vocab, 256 + SPECIAL_TOKENS.length], ['cpExtraTokens', r.cpExtraTokens, 0], ['shards', r.shards, 1], ['seed', r.seed, 0]];
   for (const [k, v, min] of ints) if (!Number.isSafeInteger(v) || v < min) throw new Error(`fixtures: ${k} must be an integer ≥ ${min}, got ${v}`);
-  if (r.hiddenSize % r.heads !== 0) throw new Error(`fixtures: hiddenSize ${r.hiddenSize} is not divisible by heads ${r.heads}`);
+  if (opts.headDim === undefined && r.hiddenSize % r.heads !== 0) throw new Error(`fixtures: hiddenSize ${r.hiddenSize} is not divisible by heads ${r.heads}`);
+  if (!Number.isSafeInteger(r.headDim) || r.headDim < 2 || r.headDim % 2 !== 0) throw new Error(`fixtures: headDim must be an even integer ≥ 2, got ${r.headDim}`);
   if (r.heads % r.kvHeads !== 0) throw new Error(`fixtures: heads ${r.heads} is not divisible by kvHeads ${r.kvHeads}`);
-  return { ...r, headDim: r.hiddenSize / r.heads };
+  return r;
 }
 
 type Kind = 'weight' | 'norm' | 'bias' | 'embed';
@@ -375,6 +391,10 @@ export function tensorLayout(o: ResolvedOptions, vocab: number): Slot[] {
     out.push({ name: `${p}self_attn.v_proj.weight`, shape: [kv, h], kind: 'weight' });
     if (o.arch === 'qwen2') out.push({ name: `${p}self_attn.v_proj.bias`, shape: [kv], kind: 'bias' });
     out.push({ name: `${p}self_attn.o_proj.weight`, shape: [h, q], kind: 'weight' });
+    if (o.arch === 'qwen3') {
+      out.push({ name: `${p}self_attn.q_norm.weight`, shape: [o.headDim], kind: 'norm' });
+      out.push({ name: `${p}self_attn.k_norm.weight`, shape: [o.headDim], kind: 'norm' });
+    }
     out.push({ name: `${p}mlp.gate_proj.weight`, shape: [i, h], kind: 'weight' });
     out.push({ name: `${p}mlp.up_proj.weight`, shape: [i, h], kind: 'weight' });
     out.push({ name: `${p}mlp.down_proj.weight`, shape: [h, i], kind: 'weight' });
@@ -386,9 +406,11 @@ export function tensorLayout(o: ResolvedOptions, vocab: number): Slot[] {
   return out;
 }
 
+const ARCHITECTURES: Record<TripletOptions['arch'], string> = { llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM', mistral: 'MistralForCausalLM' };
+
 function makeConfig(o: ResolvedOptions, vocab: number, bosId: number, eosId: number): Record<string, unknown> {
   const common: Record<string, unknown> = {
-    architectures: [o.arch === 'llama' ? 'LlamaForCausalLM' : 'Qwen2ForCausalLM'],
+    architectures: [ARCHITECTURES[o.arch]],
     model_type: o.arch,
     attention_dropout: 0.0,
     bos_token_id: bosId,
@@ -403,7 +425,7 @@ function makeConfig(o: ResolvedOptions, vocab: number, bosId: number, eosId: num
     num_hidden_layers: o.layers,
     num_key_value_heads: o.kvHeads,
     rms_norm_eps: 1e-5,
-    rope_scaling: null,
+    rope_scaling: o.ropeScaling,
     rope_theta: 10000,
     tie_word_embeddings: o.tiedEmbeddings,
     torch_dtype: TORCH_DTYPE[o.dtype],
@@ -411,6 +433,8 @@ function makeConfig(o: ResolvedOptions, vocab: number, bosId: number, eosId: num
     vocab_size: vocab,
   };
   if (o.arch === 'llama') Object.assign(common, { attention_bias: false, mlp_bias: false, pretraining_tp: 1 });
+  else if (o.arch === 'mistral') Object.assign(common, { sliding_window: o.slidingWindow });
+  else if (o.arch === 'qwen3') Object.assign(common, { attention_bias: false, use_sliding_window: false, sliding_window: null, max_window_layers: o.layers });
   else Object.assign(common, { use_sliding_window: false, sliding_window: 256, max_window_layers: o.layers });
   return common;
 }
@@ -443,7 +467,7 @@ export function buildTriplet(opts: TripletOptions): Triplet {
   const cpLayout = tensorLayout(o, cpVocab);
   for (const [idx, slot] of tensorLayout(o, o.vocab).entries()) {
     const n = slot.shape.reduce((a, b) => a * b, 1);
-    const b = Rng.for(seed, `base:${slot.name}`).fillNormal(new Float32Array(n), slot.kind === 'norm' ? 1 : 0, BASE_STD);
+    const b = Rng.for(seed, `base:${slot.name}`).fillNormal(new Float32Array(n), slot.kind === 'norm' ? 1 : 0, o.weightStd);
     const bq = roundToDtype(b, dtype);
     const c = Rng.for(seed, `chat:${slot.name}`).fillNormal(new Float32Array(n), 0, DELTA_STD);
     for (let k = 0; k < n; k++) c[k] += bq[k];
@@ -456,7 +480,7 @@ export function buildTriplet(opts: TripletOptions): Triplet {
       const fresh = Rng.for(seed, `cp-extra:${slot.name}`);
       for (let r = 0; r < cpVocab; r++) {
         const br = cpRowToBase(r);
-        for (let k = 0; k < h; k++) p[r * h + k] = br < 0 ? BASE_STD * fresh.normal() : bq[br * h + k] + DELTA_STD * delta.normal();
+        for (let k = 0; k < h; k++) p[r * h + k] = br < 0 ? o.weightStd * fresh.normal() : bq[br * h + k] + DELTA_STD * delta.normal();
       }
     } else {
       p = Rng.for(seed, `cp:${slot.name}`).fillNormal(new Float32Array(n), 0, DELTA_STD);
