@@ -18,7 +18,8 @@ export default defineConfig({
     headless: true,
     launchOptions: {
       executablePath,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      // --enable-unsafe-webgpu: WebGPU on Linux (here SwiftShader, software) for e2e/gpu-kernels.spec.ts
+      args: ['--no-sandbox', '--disable-gpu', '--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
     },
   },
   webServer: {

@@ -11,7 +11,8 @@ export default defineConfig({
   preview: { headers: isolation },
   // The studio worker imports yaml (through core); listed so the first dev load does not reload midway.
   optimizeDeps: { include: ['yaml', 'comlink', 'zustand'] },
-  build: { target: 'esnext' },
+  // gpu-check.html: a test page for e2e/gpu-kernels.spec.ts (WebGPU kernels vs the CPU), not part of the studio.
+  build: { target: 'esnext', rolldownOptions: { input: { main: 'index.html', 'gpu-check': 'gpu-check.html' } } },
   worker: { format: 'es' },
   test: {
     include: ['src/**/*.spec.ts', 'test/**/*.spec.ts', 'scripts/**/*.spec.ts', 'workers/**/*.spec.ts'],

@@ -3,15 +3,19 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
-import { loadCheckpoint } from '../core/checkpoint.ts';
+import { loadCheckpoint, parseJsonObject } from '../core/checkpoint.ts';
 import { summarizeCheckpoint } from '../core/summary.ts';
 import { CancelledError, ChatvecError } from '../core/errors.ts';
 import { openInputs } from '../core/inputs.ts';
 import { mergeRecipe } from '../core/merge-recipe.ts';
+import type { BackendChoice, BackendReport } from '../core/merge/kernel.ts';
 import { buildSideFiles } from '../core/output-files.ts';
+import { computeChatVectorStats } from '../core/stats/compute-chat-vector-stats.ts';
+import { formatStatsCsv, formatStatsTable } from '../core/stats/format-stats.ts';
 import { hasErrors, planMerge, type MergePlan } from '../core/plan.ts';
 import { defaultRecipe, parseSize, type Recipe } from '../core/recipe.ts';
 import { parseRecipeFile } from '../core/recipe-io.ts';
+import { readText } from '../core/sources/byte-source.ts';
 import { NodeFileTree } from '../core/sources/node-fs.ts';
 import { NodeOutputFolder } from '../core/sources/node-output.ts';
 import { TOOL_VERSION } from '../core/version.ts';
@@ -24,6 +28,10 @@ usage:
   chatvec plan  --base B --chat C --cp P [--alpha A] [merge options] [--json]
   chatvec merge --base B --chat C --cp P --alpha A --out O [merge options] [--force] [--resume]
   chatvec merge RECIPE.(yaml|json) --out O [--force] [--resume]
+  chatvec stats --base B --chat C --cp P [--json|--csv] [--embeddings overlap|skip] [--skip GLOB]…
+  chatvec generate --model DIR (--prompt TEXT | --messages FILE.json) [--raw] [--max-new-tokens N]
+                   [--greedy | --temperature T --top-p P --seed S] [--json]
+  chatvec prompt --model DIR --messages FILE.json [--no-generation-prompt]
 
 merge options:
   --embeddings overlap|skip   vocabulary tensors whose rows differ: add α·τ on shared rows (default) or keep cp's
@@ -31,6 +39,18 @@ merge options:
   --dtype auto|bf16|f16|f32   output dtype (default auto: cp's dtype per tensor)
   --shard-size SIZE           largest output shard (default 2GB)
   --copy-token-rows LIST      comma-separated special tokens whose embedding rows are copied from chat
+  --backend auto|cpu|gpu      merge: where the arithmetic runs (default cpu; gpu = WebGPU; auto times both, keeps the faster)
+
+stats: ‖τ‖ (τ = chat − base), ‖τ‖/‖cp‖, cos(τ, cp − base) and sign agreement per layer, module and tensor;
+  --json all of it, --csv one row per tensor
+
+generate: chat with a model folder as the studio's preview does (ONNX graph from config.json, onnxruntime-web
+  wasm); --prompt is one user message through the chat template, --raw skips the template, --messages reads
+  [{"role": "user", "content": "…"}, …]; greedy unless generation_config.json samples or sampling flags are given;
+  --json prints {"prompt_ids", "ids", "text"}
+
+prompt: the model's chat template (chat_template.jinja, else tokenizer_config.json) applied to the messages,
+  printed exactly as rendered, with no newline added; the assistant header is added unless --no-generation-prompt
 
 exit status: 0 ok, 1 failure, 2 usage`;
 
@@ -39,8 +59,12 @@ class UsageError extends Error {}
 const OPTIONS: ParseArgsConfig['options'] = {
   base: { type: 'string' }, chat: { type: 'string' }, cp: { type: 'string' }, alpha: { type: 'string' }, out: { type: 'string' },
   embeddings: { type: 'string' }, skip: { type: 'string', multiple: true }, dtype: { type: 'string' }, 'shard-size': { type: 'string' },
+  backend: { type: 'string' },
   'copy-token-rows': { type: 'string' }, force: { type: 'boolean' }, resume: { type: 'boolean' }, json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' },
+  csv: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' },
+  model: { type: 'string' }, prompt: { type: 'string' }, messages: { type: 'string' }, raw: { type: 'boolean' }, 'max-new-tokens': { type: 'string' },
+  greedy: { type: 'boolean' }, temperature: { type: 'string' }, 'top-p': { type: 'string' }, seed: { type: 'string' },
+  'no-generation-prompt': { type: 'boolean' },
 };
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -71,6 +95,13 @@ export async function main(argv: string[]): Promise<number> {
         return await planCmd(rest, values);
       case 'merge':
         return await mergeCmd(rest, values);
+      case 'stats':
+        return await statsCmd(rest, values);
+      case 'generate':
+        // Loaded on demand: the tokenizer, template engine and ORT are only needed here.
+        return await (await import('./generate-command.ts')).generateCmd(rest, values, (m) => new UsageError(m));
+      case 'prompt':
+        return await promptCmd(rest, values);
       default:
         throw new UsageError(`unknown command "${cmd}"`);
     }
@@ -220,9 +251,11 @@ async function mergeCmd(args: string[], values: Values): Promise<number> {
       chunkElements: envNumber('CHATVEC_CHUNK_ELEMENTS'),
       checkpointBytes: envNumber('CHATVEC_CHECKPOINT_BYTES'),
       ioOnly: process.env.CHATVEC_IO_ONLY === '1',
+      backend: parseBackend(values.backend),
     });
     const secs = result.elapsedMs / 1000;
     process.stderr.write(`merged ${formatBytes(result.bytesTotal)} in ${secs.toFixed(1)} s (${((result.bytesTotal - result.resumedBytes) / 1e6 / Math.max(secs, 1e-3)).toFixed(1)} MB/s)${result.resumedBytes ? `, resumed after ${formatBytes(result.resumedBytes)}` : ''} into ${out.label}\n`);
+    process.stderr.write(`${backendLine(result.backend)}\n`);
     for (const f of result.files) process.stdout.write(`${f.name}\t${f.size}\n`);
     return 0;
   } finally {
@@ -230,6 +263,71 @@ async function mergeCmd(args: string[], values: Values): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+function parseBackend(v: Values[string]): BackendChoice {
+  if (v === undefined) return 'cpu';
+  if (v !== 'auto' && v !== 'cpu' && v !== 'gpu') throw new UsageError(`--backend must be auto, cpu or gpu, not "${v}"`);
+  return v;
+}
+
+/** e.g. `backend cpu (simd) 850.0 MB/s; auto measured cpu 850.0 MB/s, gpu 40.1 MB/s (…)`. */
+export function backendLine(b: BackendReport): string {
+  const mbs = (x: number) => `${(x / 1e6).toFixed(1)} MB/s`;
+  const c = b.calibration;
+  return `backend ${b.name} (${b.detail}) ${mbs(b.bytesPerSecond)}${c ? `; auto measured cpu ${mbs(c.cpuBytesPerSecond)}, gpu ${mbs(c.gpuBytesPerSecond)} (${c.gpu})` : ''}${b.note ? `; ${b.note}` : ''}`;
+}
+
+async function statsCmd(args: string[], values: Values): Promise<number> {
+  if (values.json && values.csv) throw new UsageError('give --json or --csv, not both');
+  const { recipe, dir } = await recipeFrom(args, values, false);
+  if (recipe.vectors.length > 1) process.stderr.write(`note: the recipe has ${recipe.vectors.length} chat vectors; stats are for the first\n`);
+  const abort = new AbortController();
+  const onSignal = () => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const bar = process.stderr.isTTY ? progressReporter(process.stderr) : null;
+  const inputs = await openInputs(recipe, (ref) => new NodeFileTree(resolvePath(dir, ref)));
+  try {
+    const stats = await computeChatVectorStats({ inputs, recipe, signal: abort.signal, onProgress: bar ? (p) => bar.update(p) : undefined, chunkElements: envNumber('CHATVEC_CHUNK_ELEMENTS') });
+    bar?.done();
+    process.stdout.write(values.json ? JSON.stringify(stats, null, 2) + '\n' : values.csv ? formatStatsCsv(stats) : formatStatsTable(stats));
+    return 0;
+  } catch (e) {
+    if (!(e instanceof CancelledError)) throw e;
+    process.stderr.write('chatvec: cancelled\n');
+    return 1;
+  } finally {
+    bar?.done();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await inputs.close();
+  }
+}
+
+/** `chatvec prompt`: what the model will see for a conversation, byte for byte (stdout gets no newline of ours). */
+async function promptCmd(args: string[], values: Values): Promise<number> {
+  if (args.length) throw new UsageError(`prompt takes no positional arguments, got "${args.join(' ')}"`);
+  if (typeof values.model !== 'string') throw new UsageError('--model is required (the model folder)');
+  if (typeof values.messages !== 'string') throw new UsageError('--messages is required (a JSON file: [{"role": "user", "content": "…"}, …])');
+  const { parseChatMessages, renderChatPrompt } = await import('../model/chat-template.ts');
+  const messagesFile = values.messages;
+  const messagesText = await readFile(resolvePath(messagesFile), 'utf8').catch(() => { throw new ChatvecError('cannot read the messages file', { code: 'no-messages', file: messagesFile }); });
+  let messagesJson: unknown;
+  try {
+    messagesJson = JSON.parse(messagesText);
+  } catch (e) {
+    throw new ChatvecError('the messages file is not JSON', { code: 'bad-messages', file: messagesFile, found: (e as Error).message });
+  }
+  const messages = parseChatMessages(messagesJson, messagesFile);
+  const tree = new NodeFileTree(resolvePath(values.model));
+  const files = await tree.list();
+  const folder = values.model;
+  const tokenizerConfig = files.includes('tokenizer_config.json') ? parseJsonObject(new TextEncoder().encode(await readText(tree, 'tokenizer_config.json')), `${folder}/tokenizer_config.json`) : {};
+  // transformers reads chat_template.jinja in preference to tokenizer_config.json's chat_template.
+  const chatTemplate = files.includes('chat_template.jinja') ? await readText(tree, 'chat_template.jinja') : undefined;
+  process.stdout.write(renderChatPrompt(tokenizerConfig, messages, { addGenerationPrompt: !values['no-generation-prompt'], chatTemplate, folder }));
+  return 0;
 }
 
 /** Tuning knobs for tests and benchmarks (chunk size, resume-point spacing; CHATVEC_IO_ONLY=1 is the benchmark's copy baseline). */

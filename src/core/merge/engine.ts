@@ -2,7 +2,9 @@ import { dtypeSize, isFloatDtype, type FloatDtype } from '../dtype.ts';
 import { CancelledError, ChatvecError } from '../errors.ts';
 import type { MergePlan, PlanEntry } from '../plan.ts';
 import { elementCount, readSafetensorsHeader } from '../safetensors/header.ts';
-import { MergeKernel, type TermBytes } from './kernel.ts';
+import type { GpuDevice } from '../../gpu/device.ts';
+import type { SelectedBackend } from '../../gpu/open-merge-backend.ts';
+import { MergeKernel, Throughput, type BackendChoice, type BackendReport, type MergeBackend, type TermBytes } from './kernel.ts';
 import { loadManifest, MANIFEST_FILE, planFingerprint, saveManifest, type ResumeManifest } from './manifest.ts';
 import { writeFileAtomic, type OutputFolder, type OutputWriter } from './output-folder.ts';
 import { layoutShards, shardIndexJson, type ShardLayout } from './shards.ts';
@@ -33,6 +35,16 @@ export interface MergeOptions {
   /** Use the WebAssembly SIMD kernels where they apply (default true; false forces the plain JS path). */
   simd?: boolean;
   /**
+   * Where the arithmetic runs (default `cpu`): `gpu` is WebGPU (an error when there is no usable
+   * adapter; a lost device hands the rest of the merge to the CPU), `auto` times both on the first
+   * chunks and keeps the faster. Every backend writes the same bytes.
+   */
+  backend?: BackendChoice;
+  /** Where `gpu`/`auto` look for an adapter (default navigator.gpu, or the `webgpu` package in Node); null: nowhere. */
+  gpu?: GPU | null;
+  /** A WebGPU device to use instead of opening one (it is not destroyed at the end). */
+  gpuDevice?: GpuDevice;
+  /**
    * Benchmark baseline: every read and write happens exactly as in the merge, but the arithmetic is
    * replaced by a copy of cp's bytes. The output is NOT a merge.
    */
@@ -46,6 +58,8 @@ export interface MergeResult {
   bytesTotal: number;
   resumedBytes: number;
   elapsedMs: number;
+  /** The backend that did the arithmetic and its throughput. */
+  backend: BackendReport;
 }
 
 interface Job {
@@ -85,68 +99,81 @@ export async function runMerge(plan: MergePlan, out: OutputFolder, opts: MergeOp
   const sets = [new BufferSet(kernel, slots, chunkBytes), new BufferSet(kernel, slots, chunkBytes)];
   const outBufs = [kernel.alloc(chunkBytes), kernel.alloc(chunkBytes)];
   const checkpointBytes = opts.checkpointBytes ?? 256 * 1024 * 1024;
-
-  for (let si = 0; si < shards.length; si++) {
-    const shard = shards[si];
-    if (manifest.shards[si].done) continue;
-    const partial = `${shard.file}.partial`;
-    const resumeAt = manifest.current.shard === si ? manifest.current.bytes : 0;
-    const have = resumeAt > 0 ? await out.size(partial) : null;
-    const startPos = have !== null && have >= resumeAt ? resumeAt : 0;
-    const writer = await out.openWriter(partial, startPos);
-    let closed = false;
-    try {
-      if (startPos === 0) await writer.write(shard.header.bytes, 0);
-      let sinceCheckpoint = 0;
-      const checkpoint = async (pos: number) => {
-        await writer.sync();
-        manifest.current = { shard: si, bytes: pos };
-        await saveManifest(out, manifest);
-        sinceCheckpoint = 0;
-      };
-      const jobs = [...shardJobs(shard, Math.max(startPos, shard.header.bytes.length), chunkBytes)];
-      let pendingRead = jobs.length ? readJob(jobs[0], sets[0]) : null;
-      let pendingWrite: Promise<void> | null = null;
-      let pendingJob: Job | null = null;
-      for (let k = 0; k < jobs.length; k++) {
-        const job = jobs[k];
-        const data = await pendingRead!;
-        pendingRead = k + 1 < jobs.length ? readJob(jobs[k + 1], sets[(k + 1) % 2]) : null;
-        const outLen = (job.end - job.start) * dtypeSize(job.entry.outDtype);
-        const outBuf = outBufs[k % 2].subarray(0, outLen);
-        if (opts.ioOnly) outBuf.set(data.cp.subarray(0, outLen));
-        else computeJob(job, data, outBuf, kernel);
+  const backend = await openBackend(kernel, opts);
+  try {
+    for (let si = 0; si < shards.length; si++) {
+      const shard = shards[si];
+      if (manifest.shards[si].done) continue;
+      const partial = `${shard.file}.partial`;
+      const resumeAt = manifest.current.shard === si ? manifest.current.bytes : 0;
+      const have = resumeAt > 0 ? await out.size(partial) : null;
+      const startPos = have !== null && have >= resumeAt ? resumeAt : 0;
+      const writer = await out.openWriter(partial, startPos);
+      let closed = false;
+      try {
+        if (startPos === 0) await writer.write(shard.header.bytes, 0);
+        let sinceCheckpoint = 0;
+        const checkpoint = async (pos: number) => {
+          await writer.sync();
+          manifest.current = { shard: si, bytes: pos };
+          await saveManifest(out, manifest);
+          sinceCheckpoint = 0;
+        };
+        const jobs = [...shardJobs(shard, Math.max(startPos, shard.header.bytes.length), chunkBytes)];
+        let pendingRead = jobs.length ? readJob(jobs[0], sets[0]) : null;
+        let pendingWrite: Promise<void> | null = null;
+        let pendingJob: Job | null = null;
+        for (let k = 0; k < jobs.length; k++) {
+          const job = jobs[k];
+          const data = await pendingRead!;
+          pendingRead = k + 1 < jobs.length ? readJob(jobs[k + 1], sets[(k + 1) % 2]) : null;
+          // The read may fail before it is awaited (while a write or checkpoint is awaited): not unhandled, it is rethrown at its await.
+          pendingRead?.catch(() => undefined);
+          const outLen = (job.end - job.start) * dtypeSize(job.entry.outDtype);
+          const outBuf = outBufs[k % 2].subarray(0, outLen);
+          // The compute of chunk k (asynchronous on a GPU) overlaps the read of k+1 and the write of k−1.
+          let computing: Promise<void> | null = null;
+          if (opts.ioOnly) outBuf.set(data.cp.subarray(0, outLen));
+          else {
+            computing = computeJob(job, data, outBuf, backend);
+            computing.catch(() => undefined); // awaited below, after the previous write
+          }
+          if (pendingWrite) {
+            await pendingWrite;
+            bytesDone += pendingLen(pendingJob!);
+            sinceCheckpoint += pendingLen(pendingJob!);
+            if (sinceCheckpoint >= checkpointBytes) await checkpoint(pendingJob!.position + pendingLen(pendingJob!));
+            report(pendingJob!.entry.name, shard.file);
+          }
+          if (computing) await computing;
+          if (opts.signal?.aborted) {
+            await pendingRead?.catch(() => undefined);
+            if (pendingJob) await checkpoint(pendingJob.position + pendingLen(pendingJob));
+            throw new CancelledError();
+          }
+          pendingWrite = writer.write(outBuf, job.position);
+          pendingJob = job;
+        }
         if (pendingWrite) {
           await pendingWrite;
           bytesDone += pendingLen(pendingJob!);
-          sinceCheckpoint += pendingLen(pendingJob!);
-          if (sinceCheckpoint >= checkpointBytes) await checkpoint(pendingJob!.position + pendingLen(pendingJob!));
-          report(pendingJob!.entry.name, shard.file);
         }
-        if (opts.signal?.aborted) {
-          await pendingRead?.catch(() => undefined);
-          if (pendingJob) await checkpoint(pendingJob.position + pendingLen(pendingJob));
-          throw new CancelledError();
-        }
-        pendingWrite = writer.write(outBuf, job.position);
-        pendingJob = job;
+        await writer.sync();
+        await writer.close();
+        closed = true;
+        await verifyShard(out, partial, shard);
+        await out.rename(partial, shard.file);
+        manifest.shards[si].done = true;
+        manifest.current = { shard: si + 1, bytes: 0 };
+        await saveManifest(out, manifest);
+        report(shard.entries.at(-1)?.name ?? '', shard.file, true);
+      } finally {
+        if (!closed) await writer.close().catch(() => undefined);
       }
-      if (pendingWrite) {
-        await pendingWrite;
-        bytesDone += pendingLen(pendingJob!);
-      }
-      await writer.sync();
-      await writer.close();
-      closed = true;
-      await verifyShard(out, partial, shard);
-      await out.rename(partial, shard.file);
-      manifest.shards[si].done = true;
-      manifest.current = { shard: si + 1, bytes: 0 };
-      await saveManifest(out, manifest);
-      report(shard.entries.at(-1)?.name ?? '', shard.file, true);
-    } finally {
-      if (!closed) await writer.close().catch(() => undefined);
     }
+
+  } finally {
+    backend.dispose();
   }
 
   if (shards.length > 1) await writeFileAtomic(out, 'model.safetensors.index.json', shardIndexJson(shards));
@@ -154,7 +181,37 @@ export async function runMerge(plan: MergePlan, out: OutputFolder, opts: MergeOp
   await out.remove(MANIFEST_FILE);
   const files = [];
   for (const name of await out.list()) files.push({ name, size: (await out.size(name)) ?? 0 });
-  return { files, bytesTotal: total, resumedBytes, elapsedMs: Date.now() - started };
+  return { files, bytesTotal: total, resumedBytes, elapsedMs: Date.now() - started, backend: backend.report() };
+}
+
+/** The CPU kernel itself, or (for `gpu`/`auto`) the WebGPU side, loaded only when asked for. */
+async function openBackend(kernel: MergeKernel, opts: MergeOptions): Promise<SelectedBackend> {
+  const choice = opts.backend ?? 'cpu';
+  if (choice === 'cpu') return new CpuBackend(kernel);
+  const { openMergeBackend } = await import('../../gpu/open-merge-backend.ts');
+  return openMergeBackend({ choice, cpu: kernel, gpu: opts.gpu, device: opts.gpuDevice });
+}
+
+/** The CPU kernel with a throughput meter. */
+class CpuBackend implements SelectedBackend {
+  readonly name = 'cpu' as const;
+  private readonly rate = new Throughput();
+  constructor(private readonly kernel: MergeKernel) {}
+  get detail(): string {
+    return this.kernel.detail;
+  }
+  merge(count: number, cp: Uint8Array, cpDtype: FloatDtype, terms: TermBytes[], outDtype: FloatDtype, out: Uint8Array): void {
+    const t0 = performance.now();
+    this.kernel.merge(count, cp, cpDtype, terms, outDtype, out);
+    this.rate.add(count * dtypeSize(outDtype), performance.now() - t0);
+  }
+  convert(count: number, src: Uint8Array, srcDtype: FloatDtype, outDtype: FloatDtype, out: Uint8Array): void {
+    this.kernel.convert(count, src, srcDtype, outDtype, out);
+  }
+  report(): BackendReport {
+    return { name: 'cpu', detail: this.detail, bytesPerSecond: this.rate.bytesPerSecond };
+  }
+  dispose(): void {}
 }
 
 const pendingLen = (j: Job) => (j.end - j.start) * dtypeSize(j.entry.outDtype);
@@ -232,7 +289,7 @@ async function readJob(job: Job, set: BufferSet): Promise<JobData> {
   return { cp: cpBytes, mergedCount, terms, patches };
 }
 
-function computeJob(job: Job, d: JobData, out: Uint8Array, k: MergeKernel): void {
+async function computeJob(job: Job, d: JobData, out: Uint8Array, k: MergeBackend): Promise<void> {
   const { entry } = job;
   const count = job.end - job.start;
   const outDtype = entry.outDtype;
@@ -242,14 +299,14 @@ function computeJob(job: Job, d: JobData, out: Uint8Array, k: MergeKernel): void
   }
   const cpDtype = entry.cp.dtype;
   const cpSize = dtypeSize(cpDtype), outSize = dtypeSize(outDtype);
-  if (d.mergedCount > 0) k.merge(d.mergedCount, d.cp, cpDtype, d.terms, outDtype, out);
+  if (d.mergedCount > 0) await k.merge(d.mergedCount, d.cp, cpDtype, d.terms, outDtype, out);
   if (d.mergedCount < count) {
     const rest = count - d.mergedCount;
-    k.convert(rest, d.cp.subarray(d.mergedCount * cpSize), cpDtype, outDtype, out.subarray(d.mergedCount * outSize, count * outSize));
+    await k.convert(rest, d.cp.subarray(d.mergedCount * cpSize), cpDtype, outDtype, out.subarray(d.mergedCount * outSize, count * outSize));
   }
   for (const p of d.patches) {
     const aligned = new Uint8Array(p.bytes); // own buffer: typed views need alignment
-    k.convert(p.count, aligned, p.dtype, outDtype, out.subarray(p.at * outSize, (p.at + p.count) * outSize));
+    await k.convert(p.count, aligned, p.dtype, outDtype, out.subarray(p.at * outSize, (p.at + p.count) * outSize));
   }
 }
 

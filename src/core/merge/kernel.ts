@@ -10,6 +10,45 @@ export interface TermBytes {
   alpha: number;
 }
 
+/** Where the merge arithmetic runs: this CPU kernel, or the WebGPU one (src/gpu). Both write the same bytes. */
+export interface MergeBackend {
+  readonly name: 'cpu' | 'gpu';
+  /** How it runs: `simd` or `js` on the CPU, the adapter on the GPU. */
+  readonly detail: string;
+  /** out = cp + Σ αᵢ·(chatᵢ − baseᵢ) for `count` elements (see MergeKernel.merge). */
+  merge(count: number, cp: Uint8Array, cpDtype: FloatDtype, terms: TermBytes[], outDtype: FloatDtype, out: Uint8Array): void | Promise<void>;
+  /** Convert `count` elements between float dtypes, NaN payloads kept (see MergeKernel.convert). */
+  convert(count: number, src: Uint8Array, srcDtype: FloatDtype, outDtype: FloatDtype, out: Uint8Array): void | Promise<void>;
+}
+
+/** `auto` measures both on the first chunks and keeps the faster. */
+export type BackendChoice = 'auto' | 'cpu' | 'gpu';
+
+/** Which backend did the merge arithmetic, and how fast. */
+export interface BackendReport {
+  name: 'cpu' | 'gpu';
+  detail: string;
+  /** Output bytes of merged elements per second spent in this backend's merge calls. */
+  bytesPerSecond: number;
+  /** `auto`: what the first chunks measured on each (0 where a backend never ran a timed chunk). */
+  calibration?: { chunks: number; cpuBytesPerSecond: number; gpuBytesPerSecond: number; gpu: string };
+  /** Why the merge did not use, or stopped using, the GPU. */
+  note?: string;
+}
+
+/** Merged output bytes and the time spent on them. */
+export class Throughput {
+  bytes = 0;
+  ms = 0;
+  add(bytes: number, ms: number): void {
+    this.bytes += bytes;
+    this.ms += ms;
+  }
+  get bytesPerSecond(): number {
+    return this.ms > 0 ? (this.bytes / this.ms) * 1000 : 0;
+  }
+}
+
 interface KernelExports {
   memory: WebAssembly.Memory;
   merge1_bf16(cp: number, base: number, chat: number, out: number, n: number, alpha: number): void;
@@ -44,7 +83,8 @@ const SLACK = 64;
  * The merge's arithmetic and the memory it works in. Buffers come from `alloc` so that the SIMD
  * kernels can use them in place; everything is allocated once, up front, and never grows.
  */
-export class MergeKernel {
+export class MergeKernel implements MergeBackend {
+  readonly name = 'cpu' as const;
   private readonly wasm: KernelExports | null;
   private readonly buffer: ArrayBuffer;
   private next = 0;
@@ -75,6 +115,10 @@ export class MergeKernel {
 
   get simd(): boolean {
     return this.wasm !== null;
+  }
+
+  get detail(): string {
+    return this.simd ? 'simd' : 'js';
   }
 
   private allocOffset(bytes: number): number {
