@@ -9,6 +9,7 @@
 import type { CheckpointSummary } from '../src/core/summary.ts';
 import type { MergePlan, PlanIssue } from '../src/core/plan.ts';
 import type { Recipe } from '../src/core/recipe.ts';
+import type { ChatVectorStats } from '../src/core/stats/stats-report.ts';
 
 /** Where a model's files come from. */
 export type SourceSpec =
@@ -62,6 +63,9 @@ export interface MergeProgressInfo {
   etaSeconds: number | null;
 }
 
+/** Progress of the diagnostics pass: bytes of base, chat and cp read so far. */
+export type StatsProgressInfo = Omit<MergeProgressInfo, 'phase'>;
+
 /** A merged model in the OPFS library (folder `library/<id>/`). */
 export interface LibraryEntry {
   id: string;
@@ -106,4 +110,13 @@ export interface StudioWorkerContract {
   evictCache(key: string): Promise<void>;
   /** SHA-256 (hex) of one library file, streamed. */
   sha256(id: string, file: string): Promise<string>;
+  /**
+   * Chat-vector diagnostics of `recipe.vectors[vector]` against cp (what `chatvec stats --json` prints); reads every
+   * weight of base, chat and cp once. The last result is kept: asked again for the same models, it answers at once.
+   */
+  stats(recipe: Recipe, vector: number, onProgress: (p: StatsProgressInfo) => void): Promise<ChatVectorStats>;
+  /** The kept result when it was measured on these very models, with each tensor's action as `recipe` plans it; else null. Reads no weights. */
+  cachedStats(recipe: Recipe, vector: number): Promise<ChatVectorStats | null>;
+  /** Stop a running `stats` at the next chunk (it rejects with a CancelledError). */
+  cancelStats(): Promise<void>;
 }

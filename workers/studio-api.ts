@@ -7,15 +7,18 @@ import { openInputs } from '../src/core/inputs.ts';
 import { mergeRecipe } from '../src/core/merge-recipe.ts';
 import { loadManifest, MANIFEST_FILE } from '../src/core/merge/manifest.ts';
 import { buildSideFiles } from '../src/core/output-files.ts';
-import { hasErrors, planMerge, type MergePlan, type PlanIssue } from '../src/core/plan.ts';
+import { hasErrors, planMerge, type MergeInputs, type MergePlan, type PlanIssue } from '../src/core/plan.ts';
 import { defaultRecipe, type EmbeddingPolicy } from '../src/core/recipe.ts';
+import { computeChatVectorStats } from '../src/core/stats/compute-chat-vector-stats.ts';
+import type { ChatVectorStats } from '../src/core/stats/stats-report.ts';
+import { statsTargets } from '../src/core/stats/stats-targets.ts';
 import { BlobTree } from '../src/core/sources/blob.ts';
 import type { FileTree } from '../src/core/sources/byte-source.ts';
 import { DirectoryHandleTree } from '../src/core/sources/directory-handle.ts';
 import { storageError, type OpfsOutputFolder } from '../src/core/sources/opfs.ts';
 import type { Recipe } from '../src/core/recipe.ts';
 import type { MergeProgress } from '../src/core/merge/engine.ts';
-import type { CacheEntryInfo, LibraryEntry, LoadedSource, MergeProgressInfo, PlanReport, PublicSourceSpec, SourceSpec, StorageInfo } from './contract.ts';
+import type { CacheEntryInfo, LibraryEntry, LoadedSource, MergeProgressInfo, PlanReport, PublicSourceSpec, SourceSpec, StatsProgressInfo, StorageInfo } from './contract.ts';
 import { HubTree } from '../src/hub/hub-tree.ts';
 import { OpfsTensorCache } from './hub-cache.ts';
 import { checkModelName, ENTRY_FILE, filesOf, IndexedDbHandleStore, Library, manifestProgress, newModelId, type HandleStore, type StoredSourceSpec, type StudioEntry } from './library.ts';
@@ -155,6 +158,61 @@ export class Studio {
     } finally {
       await inputs.close();
     }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Chat-vector diagnostics
+
+  private statsRun: AbortController | null = null;
+  /** The last diagnostics and the trees they read: a folder loaded again under the same reference is another model. */
+  private lastStats: { key: string; trees: FileTree[]; stats: ChatVectorStats } | null = null;
+
+  /** `chatvec stats` of `recipe.vectors[vector]` over the loaded models; the last result is kept (see `cachedStats`). */
+  async stats(recipe: Recipe, vector: number, onProgress?: (p: StatsProgressInfo) => void): Promise<ChatVectorStats> {
+    if (this.statsRun) throw new ChatvecError('the diagnostics are already being computed', { code: 'stats-running', hint: 'Wait for them to finish, or cancel them' });
+    // Registered before the first await, so a cancel right after the call is not lost.
+    const abort = new AbortController();
+    this.statsRun = abort;
+    try {
+      const cached = await this.cachedStats(recipe, vector);
+      if (cached) return cached;
+      const measured = this.statsInputs(recipe, vector);
+      const inputs = await openInputs(recipe, (ref) => this.tree(ref));
+      try {
+        const stats = await computeChatVectorStats({ inputs, recipe, vector, signal: abort.signal, onProgress: onProgress && ((p) => relay(onProgress, p)) });
+        if (measured) this.lastStats = { ...measured, stats };
+        return stats;
+      } finally {
+        await inputs.close();
+      }
+    } finally {
+      this.statsRun = null;
+    }
+  }
+
+  /** The kept diagnostics if they were measured on the models `recipe` names for `vector`, else null. Reads no weights. */
+  async cachedStats(recipe: Recipe, vector: number): Promise<ChatVectorStats | null> {
+    const last = this.lastStats;
+    const now = last && this.statsInputs(recipe, vector);
+    if (!last || !now || now.key !== last.key || now.trees.some((t, i) => t !== last.trees[i])) return null;
+    const inputs = await openInputs(recipe, (ref) => this.tree(ref));
+    try {
+      return relabelStats(last.stats, inputs, recipe);
+    } finally {
+      await inputs.close();
+    }
+  }
+
+  /** Stop the running diagnostics at the next chunk. */
+  cancelStats(): void {
+    this.statsRun?.abort();
+  }
+
+  private statsInputs(recipe: Recipe, vector: number): { key: string; trees: FileTree[] } | null {
+    const v = recipe.vectors[vector];
+    if (!v) return null;
+    const refs = [recipe.cp, v.base, v.chat];
+    return { key: JSON.stringify([vector, ...refs]), trees: refs.map((ref) => this.tree(ref)) };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -514,6 +572,31 @@ export class Studio {
 }
 
 const demoRef = (role: ModelRole) => `demo/${role}`;
+
+/**
+ * The numbers do not depend on the recipe, only each tensor's action and reason do: these are planned again for
+ * `recipe` as computeChatVectorStats plans them (copied token rows left out).
+ */
+function relabelStats(stats: ChatVectorStats, inputs: MergeInputs, recipe: Recipe): ChatVectorStats {
+  const targets = statsTargets(inputs, planMerge(inputs, { ...recipe, copyTokenRows: [] }), stats.vector);
+  const planned = new Map(targets.compared.map((t) => [t.name, t]));
+  return {
+    ...stats,
+    tensors: stats.tensors.map((t) => {
+      const p = planned.get(t.name);
+      return p ? { ...t, action: p.action, reason: p.reason } : t;
+    }),
+  };
+}
+
+/** Progress for the page; a page that went away is not an error. */
+function relay(onProgress: (p: StatsProgressInfo) => void, p: StatsProgressInfo): void {
+  try {
+    void Promise.resolve(onProgress({ bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, tensor: p.tensor, file: p.file, bytesPerSecond: p.bytesPerSecond, etaSeconds: p.etaSeconds })).catch(() => undefined);
+  } catch {
+    /* the page's callback is gone */
+  }
+}
 
 /** A slot's summary: the core summary plus the role and the files present. */
 export function summarizeSlot(role: ModelRole, ck: Checkpoint, files: string[]): ModelSummary {

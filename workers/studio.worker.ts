@@ -2,13 +2,13 @@
 /// <reference lib="webworker" />
 import * as Comlink from 'comlink';
 import { Studio, type MergeTuning, type ModelSummary, type PendingMerge, type PlanOverrides, type StudioLibraryEntry, type StudioReport } from './studio-api.ts';
-import type { MergeProgressInfo, SourceSpec, StudioWorkerContract } from './contract.ts';
+import type { MergeProgressInfo, SourceSpec, StatsProgressInfo, StudioWorkerContract } from './contract.ts';
 import type { Recipe } from '../src/core/recipe.ts';
 
 const studio = new Studio(new URL(`${import.meta.env.BASE_URL}demo/`, self.location.href).href);
 
-/** Run a merge or resume, then free the page's progress callback (a comlink proxy holds a MessagePort open). */
-async function withProgress<T>(onProgress: (p: MergeProgressInfo) => void, run: (onProgress: (p: MergeProgressInfo) => void) => Promise<T>): Promise<T> {
+/** Run a merge, resume or diagnostics pass, then free the page's progress callback (a comlink proxy holds a MessagePort open). */
+async function withProgress<T, P = MergeProgressInfo>(onProgress: (p: P) => void, run: (onProgress: (p: P) => void) => Promise<T>): Promise<T> {
   try {
     return await run(onProgress);
   } finally {
@@ -41,6 +41,9 @@ const api = {
   cacheEntries: () => studio.cacheEntries(),
   evictCache: (key: string) => studio.evictCache(key),
   sha256: (id: string, file: string) => studio.sha256(id, file),
+  stats: (recipe: Recipe, vector: number, onProgress: (p: StatsProgressInfo) => void) => withProgress(onProgress, (p) => studio.stats(recipe, vector, p)),
+  cachedStats: (recipe: Recipe, vector: number) => studio.cachedStats(recipe, vector),
+  cancelStats: async () => studio.cancelStats(),
   /** Test and benchmark knobs: chunk size and resume-point spacing of merges (see src/ui/INTEGRATION.md). */
   tune: async (tuning: MergeTuning) => studio.tune(tuning),
 } satisfies StudioApi & Record<string, unknown>;

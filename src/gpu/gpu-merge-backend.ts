@@ -1,6 +1,6 @@
 /// <reference types="@webgpu/types" />
 import { dtypeSize, f32ToBits, type FloatDtype } from '../core/dtype.ts';
-import type { MergeBackend, MergeKernel, TermBytes } from '../core/merge/kernel.ts';
+import { MergeKernel, type MergeBackend, type TermBytes } from '../core/merge/kernel.ts';
 import type { GpuDevice } from './device.ts';
 import { elementsPerWord, flagWordsPerGroup, mergeShaderSource, shaderKey, WORKGROUP_SIZE, type MergeShaderSpec } from './merge-shader.ts';
 import { firstDifference, SeededRandom, trickyMergeCase } from './tricky-inputs.ts';
@@ -229,8 +229,15 @@ export class GpuMergeBackend implements MergeBackend {
     });
   }
 
-  /** Elements [from, to) through the CPU kernel's JS path (its SIMD path writes whole groups of 8, past `to`). */
+  /**
+   * Elements [from, to) through the CPU kernel's JS path (its SIMD path writes whole groups of 8, past
+   * `to`), in pieces no larger than the kernel's scratch.
+   */
   private recomputeOnCpu(from: number, to: number, cp: Uint8Array, cpDtype: FloatDtype, terms: TermBytes[], outDtype: FloatDtype, out: Uint8Array): void {
+    if (to - from > this.cpu.elements) {
+      for (let a = from; a < to; a += this.cpu.elements) this.recomputeOnCpu(a, Math.min(to, a + this.cpu.elements), cp, cpDtype, terms, outDtype, out);
+      return;
+    }
     const part = (bytes: Uint8Array, dtype: FloatDtype) => bytes.subarray(from * dtypeSize(dtype), to * dtypeSize(dtype));
     const result = new Uint8Array((to - from) * dtypeSize(outDtype)); // outside the kernel's memory: the JS path
     this.cpu.merge(to - from, part(cp, cpDtype), cpDtype, terms.map((t) => ({ ...t, alpha: Math.fround(t.alpha), base: part(t.base, t.baseDtype), chat: part(t.chat, t.chatDtype) })), outDtype, result);
@@ -289,18 +296,20 @@ export class GpuMergeBackend implements MergeBackend {
    */
   private async selfTest(): Promise<void> {
     const rng = new SeededRandom(0x5eed);
+    const count = 4 * WORKGROUP_SIZE + 3;
+    const reference = new MergeKernel(count, 0);
     const cases: [FloatDtype, FloatDtype, number][] = [['BF16', 'BF16', 1], ['F16', 'F16', 0.75], ['F32', 'F32', -1.5], ['BF16', 'F32', 0.3], ['F16', 'BF16', 2]];
     for (const [inDtype, outDtype, alpha] of cases) {
-      const c = trickyMergeCase(rng, 4 * WORKGROUP_SIZE + 3, inDtype, [{ baseDtype: inDtype, chatDtype: inDtype, alpha }]);
+      const c = trickyMergeCase(rng, count, inDtype, [{ baseDtype: inDtype, chatDtype: inDtype, alpha }]);
       const nativeF16 = inDtype === 'F16' && this.shared.nativeF16;
-      const mismatch = await this.compare(c.count, c.cp, c.cpDtype, c.terms, outDtype).catch((e: Error) => {
+      const mismatch = await this.compare(reference, c.count, c.cp, c.cpDtype, c.terms, outDtype).catch((e: Error) => {
         if (!nativeF16 || this.lost) throw e;
         return `the shader-f16 kernel failed: ${e.message}`;
       });
       if (mismatch === null) continue;
       if (nativeF16) {
         this.shared.nativeF16 = false;
-        if ((await this.compare(c.count, c.cp, c.cpDtype, c.terms, outDtype)) === null) continue;
+        if ((await this.compare(reference, c.count, c.cp, c.cpDtype, c.terms, outDtype)) === null) continue;
       }
       throw new GpuInexactError(`${inDtype} → ${outDtype}, ${mismatch}`);
     }
@@ -310,11 +319,11 @@ export class GpuMergeBackend implements MergeBackend {
   }
 
   /** Null when the GPU and the CPU write the same bytes, else where they first differ. */
-  private async compare(count: number, cp: Uint8Array, cpDtype: FloatDtype, terms: TermBytes[], outDtype: FloatDtype): Promise<string | null> {
+  private async compare(reference: MergeKernel, count: number, cp: Uint8Array, cpDtype: FloatDtype, terms: TermBytes[], outDtype: FloatDtype): Promise<string | null> {
     const size = dtypeSize(outDtype);
     const gpuOut = new Uint8Array(count * size), cpuOut = new Uint8Array(count * size);
     await this.merge(count, cp, cpDtype, terms, outDtype, gpuOut);
-    this.cpu.merge(count, cp, cpDtype, terms, outDtype, cpuOut);
+    reference.merge(count, cp, cpDtype, terms, outDtype, cpuOut);
     return firstDifference(gpuOut, cpuOut, size);
   }
 }

@@ -1,5 +1,6 @@
 import type { ReactNode } from 'react';
 import { CompatibilityReport } from './CompatibilityReport.tsx';
+import { DiagnosticsView } from './diagnostics/DiagnosticsView.tsx';
 import { LibraryView } from './library/LibraryView.tsx';
 import { MergePanel } from './merge/MergePanel.tsx';
 import { RecipeEditor } from './recipe/RecipeEditor.tsx';
@@ -68,6 +69,7 @@ const SECTIONS: { id: string; title: string; Body: () => ReactNode }[] = [
   { id: 'models', title: 'Models', Body: Slots },
   { id: 'recipe', title: 'Recipe', Body: RecipeEditor },
   { id: 'report', title: 'Report', Body: Report },
+  { id: 'diagnostics', title: 'Diagnostics', Body: DiagnosticsView },
   { id: 'merge', title: 'Merge', Body: Merge },
   { id: 'library', title: 'Library', Body: Library },
 ];

@@ -11,21 +11,31 @@ const CHART_HEIGHT = 190;
 const GRAB_RADIUS = 14;
 const ACCENT = '#2f5fd0';
 const POINT = '#d0542f';
+/** The diagnostics' ‖τ‖ overlay: muted, so the α line stays what the eye follows. */
+const TAU = '#98a2b3';
 
 /**
  * A per-layer α curve: control points spread evenly from the first layer to the last, interpolated linearly
  * (mergekit's gradient list). Points can be dragged up and down on the chart or typed in the list below it.
  */
-export function AlphaCurve({ points, numLayers, onChange, testid }: { points: number[]; numLayers: number; onChange: (points: number[]) => void; testid: string }) {
+export function AlphaCurve({ points, numLayers, onChange, testid, tauNorms }: {
+  points: number[];
+  numLayers: number;
+  onChange: (points: number[]) => void;
+  testid: string;
+  /** ‖τ‖ per layer once the diagnostics are computed: drawn on a second axis. */
+  tauNorms?: (number | null)[] | null;
+}) {
   const setPoint = (k: number, v: number) => onChange(points.map((p, i) => (i === k ? v : p)));
   // Adding a point keeps the curve's shape: the new points are samples of the current curve.
   const addPoint = () => onChange(Array.from({ length: points.length + 1 }, (_, i) => roundAlpha(evaluateGradient(points, i / points.length))));
   const removePoint = (k: number) => onChange(points.filter((_, i) => i !== k));
   return (
     <div className="curve" data-testid={testid}>
-      <CurveChart points={points} numLayers={numLayers} onPoint={setPoint} />
+      <CurveChart points={points} numLayers={numLayers} onPoint={setPoint} tauNorms={tauNorms ?? null} />
       <p className="muted small curve-caption">
         α per layer over {numLayers} layer{numLayers === 1 ? '' : 's'}: the line is what each layer gets, the orange dots are the control points (drag them up or down).
+        {tauNorms && <span data-testid="curve-tau-caption"> The dashed grey line is ‖τ‖ per layer from the diagnostics (right axis): where it is high, α changes cp the most.</span>}
       </p>
       <ol className="curve-points" aria-label="Control points">
         {points.map((p, k) => (
@@ -52,7 +62,7 @@ function pointPosition(k: number, n: number): string {
 }
 
 /** uPlot needs one x array for all series: layer indices and control-point positions, merged. */
-function chartData(points: number[], numLayers: number): uPlot.AlignedData {
+function chartData(points: number[], numLayers: number, tauNorms: (number | null)[] | null): uPlot.AlignedData {
   const last = Math.max(1, numLayers - 1);
   const layerAlpha = curveAtLayers(points, numLayers);
   const rows = new Map<number, [number | null, number | null]>();
@@ -63,15 +73,17 @@ function chartData(points: number[], numLayers: number): uPlot.AlignedData {
     rows.set(x, [rows.get(x)?.[0] ?? null, p]);
   });
   const xs = [...rows.keys()].sort((a, b) => a - b);
-  return [xs, xs.map((x) => rows.get(x)![0]), xs.map((x) => rows.get(x)![1])];
+  const data: uPlot.AlignedData = [xs, xs.map((x) => rows.get(x)![0]), xs.map((x) => rows.get(x)![1])];
+  return tauNorms ? [...data, xs.map((x) => (Number.isInteger(x) ? (tauNorms[x] ?? null) : null))] : data;
 }
 
-function CurveChart({ points, numLayers, onPoint }: { points: number[]; numLayers: number; onPoint: (k: number, v: number) => void }) {
+function CurveChart({ points, numLayers, onPoint, tauNorms }: { points: number[]; numLayers: number; onPoint: (k: number, v: number) => void; tauNorms: (number | null)[] | null }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   // The pointer handlers live as long as the chart; they read the newest props through this.
-  const latest = useRef({ points, numLayers, onPoint });
-  latest.current = { points, numLayers, onPoint };
+  const latest = useRef({ points, numLayers, onPoint, tauNorms });
+  latest.current = { points, numLayers, onPoint, tauNorms };
+  const overlay = tauNorms !== null;
 
   useEffect(() => {
     const el = box.current!;
@@ -95,7 +107,12 @@ function CurveChart({ points, numLayers, onPoint }: { points: number[]; numLayer
         { label: 'control points', stroke: POINT, width: 0, paths: () => null, spanGaps: false, points: { show: true, size: 11, fill: POINT, stroke: '#fff', width: 2 } },
       ],
     };
-    const u = new uPlot(opts, chartData(latest.current.points, numLayers), el);
+    if (overlay) {
+      opts.scales!.tau = { range: (_u, _min, max) => [0, max && max > 0 ? max * 1.1 : 1] };
+      opts.axes!.push({ scale: 'tau', side: 1, label: '‖τ‖ per layer', stroke: TAU, size: 50, labelSize: 18, grid: { show: false }, values: (_u, ticks) => ticks.map((t) => String(Number(t.toPrecision(3)))) });
+      opts.series.push({ label: '‖τ‖', scale: 'tau', stroke: TAU, width: 1.5, dash: [5, 4], spanGaps: true, points: { show: true, size: 5, fill: TAU } });
+    }
+    const u = new uPlot(opts, chartData(latest.current.points, numLayers, latest.current.tauNorms), el);
     plot.current = u;
 
     const xOf = (k: number, n: number) => (k / (n - 1)) * last;
@@ -145,11 +162,20 @@ function CurveChart({ points, numLayers, onPoint }: { points: number[]; numLayer
       u.destroy();
       plot.current = null;
     };
-  }, [numLayers]);
+  }, [numLayers, overlay]);
 
   useEffect(() => {
-    plot.current?.setData(chartData(points, numLayers));
-  }, [points, numLayers]);
+    plot.current?.setData(chartData(points, numLayers, tauNorms));
+  }, [points, numLayers, tauNorms]);
 
-  return <div ref={box} className="curve-chart" data-testid="curve-chart" role="img" aria-label={`α per layer: ${curveAtLayers(points, numLayers).map((a) => Number(a.toFixed(3))).join(', ')}`} />;
+  return (
+    <div
+      ref={box}
+      className="curve-chart"
+      data-testid="curve-chart"
+      data-tau-norms={tauNorms?.map((t) => (t === null ? '' : t.toPrecision(4))).join(',')}
+      role="img"
+      aria-label={`α per layer: ${curveAtLayers(points, numLayers).map((a) => Number(a.toFixed(3))).join(', ')}`}
+    />
+  );
 }

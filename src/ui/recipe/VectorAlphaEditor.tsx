@@ -1,6 +1,7 @@
 import { lazy, Suspense } from 'react';
 import type { Gradient } from '../../core/recipe.ts';
 import { useStudio, type VectorState } from '../store.ts';
+import { useLayerTauNorms } from '../diagnostics/diagnostics-store.ts';
 import { formatNumber } from '../format.ts';
 import { ALPHA_MAX, ALPHA_MIN, formatGradient, parseGradient, type AlphaEditor, type AlphaOverride } from './alpha.ts';
 import { AlphaNumber, AlphaSlider, useParsedText } from './fields.tsx';
@@ -18,6 +19,7 @@ export function VectorAlphaEditor({ vector, index, numLayers }: { vector: Vector
   const update = (patch: Partial<AlphaEditor>) => setAlpha(vector.key, { ...alpha, ...patch });
   const name = (ref: string | undefined) => ref ?? '(empty slot)';
   const inputId = `alpha-${vector.key}`;
+  const tauNorms = useLayerTauNorms(vector.key, numLayers);
 
   return (
     <fieldset className="vector-alpha" data-testid={`vector-${index}`}>
@@ -51,7 +53,7 @@ export function VectorAlphaEditor({ vector, index, numLayers }: { vector: Vector
         </div>
       ) : (
         <Suspense fallback={<p className="muted small">Loading the chart…</p>}>
-          <AlphaCurve points={alpha.curve} numLayers={numLayers} onChange={(curve) => update({ curve })} testid="alpha-curve" />
+          <AlphaCurve points={alpha.curve} numLayers={numLayers} onChange={(curve) => update({ curve })} testid="alpha-curve" tauNorms={tauNorms} />
         </Suspense>
       )}
 
