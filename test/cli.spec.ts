@@ -22,6 +22,16 @@ function hashTree(dir: string): Record<string, string> {
   for (const f of readdirSync(dir).sort()) out[f] = createHash('sha256').update(readFileSync(join(dir, f))).digest('hex');
   return out;
 }
+/** Like chatvec(), without blocking this process: needed when this process serves the child (a test Hub server). */
+function chatvecAsync(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: { ...process.env, ...env } });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
 const flags = (p: Paths) => ['--base', p.base, '--chat', p.chat, '--cp', p.cp];
 
 describe('chatvec CLI', () => {
@@ -227,5 +237,28 @@ describe('what the output carries', () => {
     const res = await mergeTo(recipeFor(q), join(dir, 'nt-out'));
     expect(res.notes).toContain(`warning: the chat model (${q.chat}) has no chat template; the output has none`);
     await expect(mergeTo(recipeFor(q, { copyTokenRows: ['<|im_end|>'] }), join(dir, 'nt-out2'))).rejects.toThrow(`${q.cp}/tokenizer.json, tensor "<|im_end|>": token not found in the tokenizer; expected "<|im_end|>" in added_tokens or model.vocab, found no such token`);
+  });
+});
+
+describe('Hub references in the CLI', () => {
+  it('merges owner/name refs from the endpoint in HF_ENDPOINT into the same bytes as the local folders; HF_TOKEN opens gated repos', async () => {
+    const { startHubServer } = await import('../e2e/hub-server.ts');
+    const dir = await tempDir();
+    const p = await writeTriplet(join(dir, 'in'), { arch: 'llama', dtype: 'BF16', layers: 2, cpExtraTokens: 8, seed: 31 });
+    const server = await startHubServer({ repos: { 'lab/base': p.base, 'lab/chat': p.chat, 'lab/cp': p.cp }, gated: { 'lab/chat': 'hf_testtoken' } });
+    try {
+      const local = chatvec(['merge', ...flags(p), '--alpha', '0.5', '--out', join(dir, 'local')]);
+      expect(local.code, local.stderr).toBe(0);
+      const refs = ['--base', 'lab/base', '--chat', 'hf://lab/chat@main', '--cp', 'lab/cp'];
+      const denied = await chatvecAsync(['merge', ...refs, '--alpha', '0.5', '--out', join(dir, 'hub0')], { HF_ENDPOINT: server.url });
+      expect(denied.code).toBe(1);
+      expect(denied.stderr).toContain('gated or private');
+      const r = await chatvecAsync(['merge', ...refs, '--alpha', '0.5', '--out', join(dir, 'hub')], { HF_ENDPOINT: server.url, HF_TOKEN: 'hf_testtoken' });
+      expect(r.code, r.stderr).toBe(0);
+      expect(hashTree(join(dir, 'hub'))['model.safetensors']).toBe(hashTree(join(dir, 'local'))['model.safetensors']);
+      expect(readFileSync(join(dir, 'hub', 'README.md'), 'utf8')).toMatch(/\| cp \| `lab\/cp` \| [0-9a-f]{40} \|/);
+    } finally {
+      await server.close();
+    }
   });
 });

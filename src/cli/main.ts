@@ -17,6 +17,9 @@ import { defaultRecipe, parseSize, type Recipe } from '../core/recipe.ts';
 import { parseRecipeFile } from '../core/recipe-io.ts';
 import { readText } from '../core/sources/byte-source.ts';
 import { NodeFileTree } from '../core/sources/node-fs.ts';
+import type { FileTree } from '../core/sources/byte-source.ts';
+import { HubTree } from '../hub/hub-tree.ts';
+import { parseHubRef } from '../hub/parse-ref.ts';
 import { NodeOutputFolder } from '../core/sources/node-output.ts';
 import { TOOL_VERSION } from '../core/version.ts';
 import { formatBytes, progressReporter } from './progress.ts';
@@ -51,6 +54,9 @@ generate: chat with a model folder as the studio's preview does (ONNX graph from
 
 prompt: the model's chat template (chat_template.jinja, else tokenizer_config.json) applied to the messages,
   printed exactly as rendered, with no newline added; the assistant header is added unless --no-generation-prompt
+
+models: a local folder, or a Hugging Face Hub repository owner/name[@revision] (also hf://owner/name);
+  HF_ENDPOINT sets the Hub endpoint (mirrors), HF_TOKEN the access token for gated or private repositories.
 
 exit status: 0 ok, 1 failure, 2 usage`;
 
@@ -144,6 +150,18 @@ async function inspect(args: string[], values: Values): Promise<number> {
   }
 }
 
+/**
+ * A model reference as files: a local folder when one exists at that path, else a Hugging Face Hub
+ * repository (`owner/name[@revision]` or `hf://…`) at the endpoint in HF_ENDPOINT, with HF_TOKEN as
+ * the access token for gated or private repositories.
+ */
+function modelTree(dir: string, ref: string): FileTree {
+  const local = resolvePath(dir, ref);
+  if (existsSync(local) || !/^(hf:\/\/)?[\w.-]+\/[\w.-]+(@\S+)?$/.test(ref)) return new NodeFileTree(local);
+  const { repo, revision } = parseHubRef(ref);
+  return new HubTree({ repo, revision, hubUrl: process.env.HF_ENDPOINT || undefined, accessToken: process.env.HF_TOKEN || undefined });
+}
+
 /** The recipe from a file or from --base/--chat/--cp flags, with flag overrides applied. */
 async function recipeFrom(args: string[], values: Values, needAlpha: boolean): Promise<{ recipe: Recipe; dir: string }> {
   let recipe: Recipe;
@@ -185,7 +203,7 @@ function parseAlpha(s: string): number {
 
 async function planCmd(args: string[], values: Values): Promise<number> {
   const { recipe, dir } = await recipeFrom(args, values, false);
-  const inputs = await openInputs(recipe, (ref) => new NodeFileTree(resolvePath(dir, ref)));
+  const inputs = await openInputs(recipe, (ref) => modelTree(dir, ref));
   try {
     const plan = planMerge(inputs, recipe);
     const side = buildSideFiles(inputs, recipe, plan, inputs.described);
@@ -238,7 +256,7 @@ async function mergeCmd(args: string[], values: Values): Promise<number> {
   try {
     const result = await mergeRecipe({
       recipe,
-      resolve: (ref) => new NodeFileTree(resolvePath(dir, ref)),
+      resolve: (ref) => modelTree(dir, ref),
       out,
       resume: !!values.resume,
       force: !!values.force,
@@ -287,7 +305,7 @@ async function statsCmd(args: string[], values: Values): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const bar = process.stderr.isTTY ? progressReporter(process.stderr) : null;
-  const inputs = await openInputs(recipe, (ref) => new NodeFileTree(resolvePath(dir, ref)));
+  const inputs = await openInputs(recipe, (ref) => modelTree(dir, ref));
   try {
     const stats = await computeChatVectorStats({ inputs, recipe, signal: abort.signal, onProgress: bar ? (p) => bar.update(p) : undefined, chunkElements: envNumber('CHATVEC_CHUNK_ELEMENTS') });
     bar?.done();
