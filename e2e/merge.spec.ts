@@ -143,3 +143,17 @@ test('storage running out mid-write removes the partial files and says what to d
   expect(await opfsLibraryIds(page)).toEqual([]);
   await expect(page.getByTestId('pending-merge')).toHaveCount(0);
 });
+
+test('the GPU backend (WebGPU, SwiftShader here) gives the CPU bytes and says where it ran', async ({ page }) => {
+  await openStudio(page);
+  await setAlpha(page, '0.5');
+  const panel = page.getByTestId('merge-panel');
+  await panel.getByTestId('merge-backend').selectOption('gpu');
+  await startMerge(page, 'on the gpu');
+  await expect(panel.getByTestId('merge-done')).toContainText(`Merged on the gpu: ${cli.size} files`, { timeout: 60_000 });
+  const report = panel.getByTestId('merge-backend-report');
+  await expect(report).toHaveAttribute('data-backend', 'gpu');
+  await expect(report).toContainText(/Computed on GPU \(.+\) at \d+\.\d MB\/s/);
+  expectSameFiles(await opfsFolder(page, await onlyModelId(page)), cli);
+  await panel.screenshot({ path: 'test-results/merge-panel-gpu.png' });
+});

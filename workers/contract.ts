@@ -9,6 +9,9 @@
 import type { CheckpointSummary } from '../src/core/summary.ts';
 import type { MergePlan, PlanIssue } from '../src/core/plan.ts';
 import type { Recipe } from '../src/core/recipe.ts';
+import type { BackendChoice, BackendReport } from '../src/core/merge/kernel.ts';
+
+export type { BackendChoice, BackendReport };
 import type { ChatVectorStats } from '../src/core/stats/stats-report.ts';
 
 /** Where a model's files come from. */
@@ -77,6 +80,8 @@ export interface LibraryEntry {
   files: { name: string; size: number }[];
   totalBytes: number;
   status: 'complete' | 'interrupted';
+  /** Where the last run's arithmetic ran, and how fast (absent for merges made before this was recorded). */
+  backend?: BackendReport;
 }
 
 export interface StorageInfo {

@@ -18,7 +18,7 @@ import { DirectoryHandleTree } from '../src/core/sources/directory-handle.ts';
 import { storageError, type OpfsOutputFolder } from '../src/core/sources/opfs.ts';
 import type { Recipe } from '../src/core/recipe.ts';
 import type { MergeProgress } from '../src/core/merge/engine.ts';
-import type { CacheEntryInfo, LibraryEntry, LoadedSource, MergeProgressInfo, PlanReport, PublicSourceSpec, SourceSpec, StatsProgressInfo, StorageInfo } from './contract.ts';
+import type { BackendChoice, CacheEntryInfo, LibraryEntry, LoadedSource, MergeProgressInfo, PlanReport, PublicSourceSpec, SourceSpec, StatsProgressInfo, StorageInfo } from './contract.ts';
 import { HubTree } from '../src/hub/hub-tree.ts';
 import { OpfsTensorCache } from './hub-cache.ts';
 import { checkModelName, ENTRY_FILE, filesOf, IndexedDbHandleStore, Library, manifestProgress, newModelId, type HandleStore, type StoredSourceSpec, type StudioEntry } from './library.ts';
@@ -220,8 +220,15 @@ export class Studio {
 
   private running: { id: string; abort: AbortController } | null = null;
   private tuning: MergeTuning = {};
+  private backendChoice: BackendChoice = 'cpu';
 
   /** Test and benchmark knobs (the page passes `?chunkElements=` / `?checkpointBytes=` from its URL). */
+  /** Where merges run their arithmetic: the CPU (default), WebGPU, or whichever measures faster on the first chunks. */
+  setBackend(choice: BackendChoice): void {
+    if (choice !== 'auto' && choice !== 'cpu' && choice !== 'gpu') throw new ChatvecError('unknown compute backend', { code: 'bad-backend', tensor: 'backend', expected: 'auto, cpu or gpu', found: String(choice) });
+    this.backendChoice = choice;
+  }
+
   tune(tuning: MergeTuning): void {
     for (const [k, v] of Object.entries(tuning)) {
       if (v !== undefined && (!Number.isSafeInteger(v) || v <= 0)) throw new ChatvecError('not a positive integer', { code: 'bad-tuning', tensor: k, found: String(v) });
@@ -257,8 +264,8 @@ export class Studio {
         for (const { ref, spec } of prepared.sources) if (spec.kind === 'directory') await this.storageEnv.handles?.put(id, ref, spec.handle);
         return await this.runInto(out, entry, false, signal, report);
       } catch (e) {
-        // A cancel keeps the partial files for a resume; any other failure removes them.
-        if (e instanceof CancelledError) throw e;
+        // A cancel or a download that gave up keeps the partial files for a resume; any other failure removes them.
+        if (e instanceof CancelledError || isNetworkFailure(e)) throw e;
         await this.discard(id);
         throw quotaError(e, `library/${id}`, prepared.outputBytes);
       }
@@ -283,7 +290,7 @@ export class Studio {
       } catch (e) {
         // Failing before a byte of the model was written (wrong inputs, refused plan) keeps the merge resumable.
         const wroteData = [...out.opened].some((name) => !name.startsWith(MANIFEST_FILE));
-        if (e instanceof CancelledError) throw e;
+        if (e instanceof CancelledError || isNetworkFailure(e)) throw e;
         if (wroteData) await this.discard(id);
         throw quotaError(e, out.label, prepared.outputBytes - onDisk);
       }
@@ -384,9 +391,10 @@ export class Studio {
       },
       chunkElements: this.tuning.chunkElements,
       checkpointBytes: this.tuning.checkpointBytes ?? BROWSER_CHECKPOINT_BYTES,
+      backend: this.backendChoice,
     });
     report.phase('finishing');
-    const done: StudioEntry = { ...entry, status: 'complete', files: result.files, totalBytes: result.files.reduce((a, f) => a + f.size, 0), sha256: {} };
+    const done: StudioEntry = { ...entry, status: 'complete', files: result.files, totalBytes: result.files.reduce((a, f) => a + f.size, 0), sha256: {}, backend: result.backend };
     await this.library.write(out, done);
     await this.storageEnv.handles?.removeAll(entry.id).catch(() => undefined);
     return publicEntry(done);
@@ -668,7 +676,7 @@ export interface PendingMerge {
 }
 
 function publicEntry(e: StudioEntry): StudioLibraryEntry {
-  return { id: e.id, name: e.name, createdAt: e.createdAt, recipe: e.recipe, inputs: e.inputs, files: e.files, totalBytes: e.totalBytes, status: e.status, sha256: { ...e.sha256 } };
+  return { id: e.id, name: e.name, createdAt: e.createdAt, recipe: e.recipe, inputs: e.inputs, files: e.files, totalBytes: e.totalBytes, status: e.status, sha256: { ...e.sha256 }, ...(e.backend ? { backend: e.backend } : {}) };
 }
 
 function storedSpec(spec: PublicSourceSpec): StoredSourceSpec {
@@ -689,6 +697,11 @@ function specOf(ref: string): SourceSpec | null {
  */
 function quotaError(e: unknown, folder: string, outputBytes: number): unknown {
   return storageError(e, folder, { expected: `room for ${formatBytes(outputBytes)} (this merge)`, found: 'the browser refusing to store more' });
+}
+
+/** The Hub stopped answering after every retry: the merge itself is sound, so its written part is kept for a resume (as the error's hint says). */
+function isNetworkFailure(e: unknown): boolean {
+  return e instanceof ChatvecError && (e.code === 'hub-range-failed' || e.code === 'hub-unreachable');
 }
 
 /** The same files under another name: a Hub model opened at its commit, known to a recipe by its branch. */

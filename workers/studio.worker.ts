@@ -3,6 +3,7 @@
 import * as Comlink from 'comlink';
 import { Studio, type MergeTuning, type ModelSummary, type PendingMerge, type PlanOverrides, type StudioLibraryEntry, type StudioReport } from './studio-api.ts';
 import type { MergeProgressInfo, SourceSpec, StatsProgressInfo, StudioWorkerContract } from './contract.ts';
+import type { BackendChoice } from './contract.ts';
 import type { Recipe } from '../src/core/recipe.ts';
 
 const studio = new Studio(new URL(`${import.meta.env.BASE_URL}demo/`, self.location.href).href);
@@ -46,6 +47,7 @@ const api = {
   cancelStats: async () => studio.cancelStats(),
   /** Test and benchmark knobs: chunk size and resume-point spacing of merges (see src/ui/INTEGRATION.md). */
   tune: async (tuning: MergeTuning) => studio.tune(tuning),
+  setBackend: async (choice: BackendChoice) => studio.setBackend(choice),
 } satisfies StudioApi & Record<string, unknown>;
 export type StudioWorkerApi = typeof api;
 

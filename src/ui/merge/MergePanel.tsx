@@ -1,8 +1,8 @@
 import type { Remote } from 'comlink';
-import { useEffect, useRef, type ChangeEvent } from 'react';
+import { useEffect, useRef, useState, type ChangeEvent } from 'react';
 import { formatBytes } from '../../core/format.ts';
 import type { Recipe } from '../../core/recipe.ts';
-import type { MergeProgressInfo, PublicSourceSpec } from '../../../workers/contract.ts';
+import type { BackendChoice, BackendReport, MergeProgressInfo, PublicSourceSpec } from '../../../workers/contract.ts';
 import type { PendingMerge } from '../../../workers/studio-api.ts';
 import type { StudioWorkerApi } from '../../../workers/studio.worker.ts';
 import { checkModelName } from '../../../workers/library.ts';
@@ -43,6 +43,7 @@ export function MergePanel({ getWorker, recipe, planOk }: MergePanelProps) {
     return () => window.removeEventListener(LIBRARY_CHANGED, refresh);
   }, [getWorker, refreshPending]);
 
+  const [backend, setBackend] = useState<BackendChoice>('cpu');
   const name = nameText ?? suggestedName(recipe);
   const nameError = nameText === null && !recipe ? null : checkModelName(name);
   const busy = status !== 'idle';
@@ -66,6 +67,22 @@ export function MergePanel({ getWorker, recipe, planOk }: MergePanelProps) {
       >
         <label htmlFor="merge-name">Output name</label>
         <input id="merge-name" data-testid="merge-name" type="text" value={name} placeholder="my-model-chat" disabled={busy} aria-invalid={nameError !== null} onChange={(e) => setName(e.target.value)} />
+        <label htmlFor="merge-backend">Compute on</label>
+        <select
+          id="merge-backend"
+          data-testid="merge-backend"
+          value={backend}
+          disabled={busy}
+          onChange={(e) => {
+            const choice = e.target.value as BackendChoice;
+            setBackend(choice);
+            void getWorker().setBackend(choice);
+          }}
+        >
+          <option value="cpu">CPU (WebAssembly SIMD)</option>
+          <option value="gpu">GPU (WebGPU)</option>
+          <option value="auto">auto: time both, keep the faster</option>
+        </select>
         <button type="submit" className="primary-button" data-testid="merge-start" disabled={busy || blocker !== null}>
           Merge
         </button>
@@ -88,12 +105,26 @@ export function MergePanel({ getWorker, recipe, planOk }: MergePanelProps) {
           Merged <strong>{outcome.entry.name}</strong>: {outcome.entry.files.length} files, {formatBytes(outcome.entry.totalBytes)}. It is in the library below.
         </p>
       )}
+      {!busy && outcome?.kind === 'done' && outcome.entry.backend && <BackendLine report={outcome.entry.backend} />}
       {!busy && outcome?.kind === 'cancelled' && (
         <p className="merge-outcome" data-testid="merge-cancelled">
           The merge of <strong>{outcome.name}</strong> was cancelled. Its files are kept: resume it above, or discard it.
         </p>
       )}
     </section>
+  );
+}
+
+/** Which backend ran the arithmetic and how fast; why the GPU was not used, when it was asked for. */
+function BackendLine({ report }: { report: BackendReport }) {
+  const mbs = (b: number) => `${(b / 1e6).toFixed(1)} MB/s`;
+  const c = report.calibration;
+  return (
+    <p className="muted small" data-testid="merge-backend-report" data-backend={report.name}>
+      Computed on <strong>{report.name === 'gpu' ? 'GPU' : 'CPU'}</strong> ({report.detail}) at {mbs(report.bytesPerSecond)}
+      {c && ` · auto measured CPU ${mbs(c.cpuBytesPerSecond)}, GPU ${mbs(c.gpuBytesPerSecond)} (${c.gpu})`}
+      {report.note && ` · ${report.note}`}
+    </p>
   );
 }
 
