@@ -1,4 +1,5 @@
 import type { ReactNode } from 'react';
+import { ChatView } from './chat/ChatView.tsx';
 import { CompatibilityReport } from './CompatibilityReport.tsx';
 import { DiagnosticsView } from './diagnostics/DiagnosticsView.tsx';
 import { LibraryView } from './library/LibraryView.tsx';
@@ -72,6 +73,7 @@ const SECTIONS: { id: string; title: string; Body: () => ReactNode }[] = [
   { id: 'diagnostics', title: 'Diagnostics', Body: DiagnosticsView },
   { id: 'merge', title: 'Merge', Body: Merge },
   { id: 'library', title: 'Library', Body: Library },
+  { id: 'chat', title: 'Chat', Body: ChatView },
 ];
 
 function Merge() {

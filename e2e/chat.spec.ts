@@ -1,0 +1,142 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, test, type Page } from '@playwright/test';
+
+// The chat preview: the demo triplet merged live in the preview worker (f32, as `chatvec merge --dtype f32`),
+// greedy ids checked against the CLI's `generate`, which runs the same ORT graph in Node.
+
+const PROMPT = 'hello';
+let dir: string;
+/** CLI greedy ids for PROMPT, 16 new tokens, by α. */
+const cliIds = new Map<number, number[]>();
+
+function cliGenerate(alpha: number): number[] {
+  const out = join(dir, `alpha-${alpha}`);
+  execFileSync('node', ['--import', 'tsx', 'src/cli/main.ts', 'merge', '--base', 'public/demo/base', '--chat', 'public/demo/chat', '--cp', 'public/demo/cp', '--alpha', String(alpha), '--dtype', 'f32', '--out', out], { stdio: 'pipe' });
+  const json = execFileSync('node', ['--import', 'tsx', 'src/cli/main.ts', 'generate', '--model', out, '--prompt', PROMPT, '--greedy', '--max-new-tokens', '16', '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return JSON.parse(json).ids as number[];
+}
+
+test.beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'chatvec-chat-'));
+  for (const alpha of [1, 0.5]) cliIds.set(alpha, cliGenerate(alpha));
+});
+test.afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let pageErrors: string[];
+test.beforeEach(async ({ page }) => {
+  pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await page.setViewportSize({ width: 1200, height: 900 });
+  await page.goto('/');
+  await expect(page.getByTestId('report')).toHaveAttribute('data-state', 'ready');
+});
+test.afterEach(() => expect(pageErrors).toEqual([]));
+
+async function openLive(page: Page, backend: 'wasm' | 'webgpu'): Promise<void> {
+  const chat = page.getByTestId('chat');
+  await chat.scrollIntoViewIfNeeded();
+  await chat.getByTestId('chat-model').selectOption('live');
+  await chat.getByTestId('chat-backend').selectOption(backend);
+  await chat.getByTestId('chat-open').click();
+  await expect(chat.getByTestId('chat-info')).toContainText('demo merge, α = 1', { timeout: 60_000 });
+  await expect(chat.getByTestId('chat-info')).toHaveAttribute('data-backend', backend);
+  await chat.getByTestId('chat-show-settings').click();
+  await chat.getByTestId('chat-max-tokens').fill('16');
+}
+
+/** Send `text` and wait for the answer; returns its ids and every length its text had while it streamed. */
+async function send(page: Page, text: string): Promise<{ ids: number[]; lengths: number[] }> {
+  const chat = page.getByTestId('chat');
+  const before = await chat.getByTestId('chat-assistant').count();
+  // Record the text of the new assistant message at every DOM change while it streams.
+  await page.evaluate(() => {
+    const w = window as unknown as { __lengths: number[]; __observer?: MutationObserver };
+    w.__lengths = [];
+    w.__observer?.disconnect();
+    const list = document.querySelector('[data-testid="chat-messages"]')!;
+    w.__observer = new MutationObserver(() => {
+      const last = [...list.querySelectorAll('[data-testid="chat-assistant"]')].pop();
+      const body = last?.textContent?.replace(/^assistant/, '') ?? '';
+      if (last?.getAttribute('data-done') === 'false' && body !== '…') w.__lengths.push(body.length);
+    });
+    w.__observer.observe(list, { subtree: true, childList: true, characterData: true, attributes: true });
+  });
+  await chat.getByTestId('chat-input').fill(text);
+  await chat.getByTestId('chat-send').click();
+  const reply = chat.getByTestId('chat-assistant').nth(before);
+  await expect(reply).toHaveAttribute('data-done', 'true', { timeout: 60_000 });
+  const ids = ((await reply.getAttribute('data-ids')) ?? '').split(',').filter(Boolean).map(Number);
+  const lengths = await page.evaluate(() => (window as unknown as { __lengths: number[] }).__lengths);
+  return { ids, lengths };
+}
+
+test('chat on the live demo merge: streamed tokens, the CLI\'s greedy ids, live α and the α comparison', async ({ page }) => {
+  test.setTimeout(180_000);
+  await openLive(page, 'wasm');
+  const chat = page.getByTestId('chat');
+
+  const first = await send(page, PROMPT);
+  expect(first.ids).toEqual(cliIds.get(1));
+  // The text grew token by token, not all at once.
+  expect(new Set(first.lengths.filter((n) => n > 0)).size).toBeGreaterThan(1);
+  await expect(chat.getByTestId('chat-rate')).toContainText(/16 tokens at \d+(\.\d)? tokens\/s · prompt 22 tokens \(0 from the cache\)/);
+
+  // The second turn reuses the first turn's keys/values.
+  await send(page, 'and then?');
+  // (The re-tokenized first answer may split differently from the generated ids, so the shared prefix can end inside the first turn.)
+  await expect(chat.getByTestId('chat-rate')).toContainText(/prompt \d+ tokens \(\d+ from the cache\)/);
+  const reused = Number(/\((\d+) from the cache\)/.exec((await chat.getByTestId('chat-rate').textContent()) ?? '')![1]);
+  expect(reused).toBeGreaterThanOrEqual(21);
+
+  await chat.getByTestId('chat-show-prompt').click();
+  const prompt = chat.getByTestId('chat-prompt');
+  await expect(prompt).toContainText('<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nhello<|eot_id|><|start_header_id|>assistant<|end_header_id|>');
+  await expect(prompt).toHaveCSS('font-family', /mono/i);
+
+  // Live α: the slider re-merges in memory, reports its latency and changes the answer.
+  await chat.getByTestId('chat-alpha').fill('0.5');
+  await expect(chat.getByTestId('chat-alpha-latency')).toHaveText(/^re-merge \d+ ms \+ rebind \d+ ms$/, { timeout: 30_000 });
+  await expect(chat.getByTestId('chat-info')).toContainText('demo merge, α = 0.5');
+  await chat.getByTestId('chat-clear').click();
+  const half = await send(page, PROMPT);
+  expect(half.ids).toEqual(cliIds.get(0.5));
+  expect(half.ids).not.toEqual(first.ids);
+  await page.screenshot({ path: 'test-results/chat.png', fullPage: false });
+
+  // Compare: 3 α values + the CP model, greedy, side by side, on a fresh conversation of just PROMPT.
+  await chat.getByTestId('chat-clear').click();
+  await chat.getByTestId('chat-input').fill(PROMPT);
+  await chat.getByTestId('compare-run').click();
+  const columns = chat.getByTestId('compare-column');
+  await expect(columns).toHaveCount(4, { timeout: 60_000 });
+  for (let i = 0; i < 4; i++) await expect(columns.nth(i)).toHaveAttribute('data-done', 'true', { timeout: 60_000 });
+  await expect(columns.locator('h4')).toHaveText(['α = 0', 'α = 0.5', 'α = 1', 'CP model']);
+  const colIds = await columns.evaluateAll((els) => els.map((e) => (e.getAttribute('data-ids') ?? '').split(',').filter(Boolean).map(Number)));
+  expect(colIds[1]).toEqual(cliIds.get(0.5));
+  expect(colIds[2]).toEqual(cliIds.get(1));
+  // α = 0 is cp plus nothing: the CP model's answer.
+  expect(colIds[0]).toEqual(colIds[3]);
+  for (let i = 0; i < 4; i++) {
+    expect(colIds[i]).toHaveLength(16);
+    expect(((await columns.nth(i).getByTestId('compare-text').textContent()) ?? '').length).toBeGreaterThan(0);
+  }
+  await expect(chat.getByTestId('compare-run')).toHaveText('Compare', { timeout: 30_000 });
+  // The comparison puts the live model back at its α.
+  await expect(chat.getByTestId('chat-info')).toContainText('demo merge, α = 0.5');
+  await chat.getByTestId('compare').screenshot({ path: 'test-results/compare.png' });
+});
+
+test('the WebGPU backend gives the wasm backend\'s greedy ids', async ({ page }) => {
+  test.setTimeout(180_000);
+  const select = page.getByTestId('chat-backend');
+  // The adapter check is asynchronous: wait until the select says what it found.
+  await expect(select).not.toHaveAttribute('data-webgpu', 'pending', { timeout: 30_000 });
+  test.skip((await select.getAttribute('data-webgpu')) === 'none', 'this Chromium offers no WebGPU adapter');
+  console.log(`WebGPU preview: ${await select.getAttribute('data-webgpu')} weights`);
+  await openLive(page, 'webgpu');
+  const { ids } = await send(page, PROMPT);
+  expect(ids).toEqual(cliIds.get(1));
+});

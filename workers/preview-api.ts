@@ -1,0 +1,403 @@
+/**
+ * The chat preview in its own worker: opens a model (a library merge, a demo model, or the demo triplet
+ * merged live at an α), renders prompts through the model's chat template and streams generated tokens.
+ * Live α re-runs the real merge engine in memory (f32 output) and swaps the weights into the same graph.
+ */
+import { loadCheckpoint } from '../src/core/checkpoint.ts';
+import { ChatvecError } from '../src/core/errors.ts';
+import { openInputs } from '../src/core/inputs.ts';
+import { runMerge } from '../src/core/merge/engine.ts';
+import { MANIFEST_FILE } from '../src/core/merge/manifest.ts';
+import { writeFileAtomic, type OutputFolder, type OutputWriter } from '../src/core/merge/output-folder.ts';
+import { buildSideFiles } from '../src/core/output-files.ts';
+import { hasErrors, planMerge } from '../src/core/plan.ts';
+import { defaultRecipe } from '../src/core/recipe.ts';
+import { BlobSource, BlobTree } from '../src/core/sources/blob.ts';
+import type { ByteSource, FileTree } from '../src/core/sources/byte-source.ts';
+import { DirectoryHandleTree } from '../src/core/sources/directory-handle.ts';
+import { renderChatPrompt, type ChatMessage } from '../src/model/chat-template.ts';
+import { ChatSession, type GenerationStats } from '../src/model/generate.ts';
+import { checkpointWeights } from '../src/model/graph/external-data.ts';
+import { choosePreviewBackend, openPreviewFolder, type GpuLike, type PreviewFolder, type PreviewModelOptions } from '../src/model/session.ts';
+import { Library } from './library.ts';
+import { DEMO_FILES, MODEL_ROLES, type ModelRole } from './studio-api.ts';
+
+export type { ChatMessage };
+
+/** What to chat with. `live`: the demo triplet merged in memory at `alpha` (θ = cp + α·τ, f32). */
+export type PreviewSource = { kind: 'demo'; role: ModelRole } | { kind: 'library'; id: string } | { kind: 'live'; alpha: number };
+
+export type PreviewBackend = 'wasm' | 'webgpu';
+
+export interface PreviewModelInfo {
+  label: string;
+  backend: PreviewBackend;
+  weightDtype: 'f32' | 'f16';
+  parameters: number;
+  layers: number;
+  hiddenSize: number;
+  vocabSize: number;
+  /** Reading weights + creating the ORT session, ms. */
+  loadMs: number;
+  /** For a live model: its α. */
+  alpha?: number;
+}
+
+export interface PreviewSettings {
+  greedy: boolean;
+  temperature: number;
+  topK: number;
+  topP: number;
+  /** 1 = off. The Chat Vector paper used 1.15 for its Mistral models. */
+  repetitionPenalty: number;
+  maxNewTokens: number;
+}
+
+export const DEFAULT_SETTINGS: PreviewSettings = { greedy: true, temperature: 0.7, topK: 0, topP: 0.9, repetitionPenalty: 1, maxNewTokens: 64 };
+
+export interface GenerationResult {
+  promptIds: number[];
+  ids: number[];
+  text: string;
+  stats: GenerationStats;
+}
+
+export interface AlphaChange {
+  alpha: number;
+  /** plan + merge of the triplet into f32 weights in memory. */
+  remergeMs: number;
+  /** Packing the weights + creating the new ORT session. */
+  rebindMs: number;
+}
+
+export interface CompareColumn {
+  label: string;
+  alpha: number | null;
+  ids: number[];
+  text: string;
+  done: boolean;
+}
+
+/** Files of one open model: the model, its tokenizer, the template inputs. */
+interface OpenModel extends PreviewFolder {
+  info: PreviewModelInfo;
+  chat: ChatSession;
+}
+
+export interface PreviewEnv {
+  /** Folder URL holding base/, chat/, cp/, ending in `/`. */
+  demoUrl: string;
+  fetch?: typeof fetch;
+  /** OPFS root (library models). */
+  root?: () => Promise<FileSystemDirectoryHandle>;
+  gpu?: GpuLike;
+  /** Passed to the preview model (e.g. `numThreads`, or an `ort` module in Node tests). */
+  modelOptions?: Pick<PreviewModelOptions, 'numThreads' | 'ort'>;
+}
+
+export class Preview {
+  private current: OpenModel | null = null;
+  private demoTrees = new Map<ModelRole, Promise<BlobTree>>();
+  private controller: AbortController | null = null;
+  private readonly library: Library | null;
+
+  constructor(private readonly env: PreviewEnv) {
+    this.library = env.root ? new Library(env.root) : null;
+  }
+
+  /** What this machine can run: WebGPU (and whether it has f16 shaders). */
+  async backends(): Promise<{ webgpu: boolean; shaderF16: boolean }> {
+    const adapter = this.env.gpu ? await this.env.gpu.requestAdapter().catch(() => null) : null;
+    return { webgpu: !!adapter, shaderF16: !!adapter?.features.has('shader-f16') };
+  }
+
+  async open(source: PreviewSource, backend: PreviewBackend = 'wasm'): Promise<PreviewModelInfo> {
+    this.stop();
+    await this.close();
+    const t0 = performance.now();
+    const opts = await this.backendOptions(backend);
+    let folder: PreviewFolder;
+    let label: string;
+    if (source.kind === 'live') {
+      folder = await openPreviewFolder(await this.mergeLive(source.alpha), opts);
+      label = `demo merge, α = ${source.alpha}`;
+    } else if (source.kind === 'demo' && source.role === 'cp') {
+      const tree = await this.cpWithChatTemplate();
+      label = tree.label;
+      folder = await openPreviewFolder(tree, opts);
+    } else {
+      const tree = await this.tree(source);
+      label = tree.label;
+      folder = await openPreviewFolder(tree, opts);
+    }
+    const { spec } = folder.model;
+    const info: PreviewModelInfo = {
+      label,
+      backend,
+      weightDtype: opts.weightDtype ?? 'f32',
+      parameters: folder.model.parameterCount,
+      layers: spec.numLayers,
+      hiddenSize: spec.hiddenSize,
+      vocabSize: spec.vocabSize,
+      loadMs: performance.now() - t0,
+      ...(source.kind === 'live' ? { alpha: source.alpha } : {}),
+    };
+    this.current = { ...folder, info, chat: new ChatSession(folder.model, folder.tokenizer) };
+    return info;
+  }
+
+  /** Live α: merge the demo triplet again at `alpha` and swap the weights in; the KV cache starts over. */
+  async setAlpha(alpha: number): Promise<AlphaChange> {
+    const cur = this.need();
+    if (cur.info.alpha === undefined) throw new ChatvecError('α can change only for the live demo merge', { code: 'preview-not-live', hint: 'Open "Demo merge (live α)" first' });
+    this.stop();
+    const t0 = performance.now();
+    const ck = await loadCheckpoint(await this.mergeLive(alpha));
+    const t1 = performance.now();
+    try {
+      await cur.model.rebind(checkpointWeights(ck));
+    } finally {
+      await ck.close();
+    }
+    const t2 = performance.now();
+    cur.chat.reset();
+    cur.info = { ...cur.info, alpha, label: `demo merge, α = ${alpha}` };
+    return { alpha, remergeMs: t1 - t0, rebindMs: t2 - t1 };
+  }
+
+  /** The prompt exactly as the model sees it, special tokens included. */
+  renderPrompt(messages: ChatMessage[], system: string): string {
+    const cur = this.need();
+    // A conversation that ends with the assistant's answer is shown as it stands, without a new assistant header.
+    return renderChatPrompt(cur.tokenizerConfig, withSystem(messages, system), { addGenerationPrompt: messages.at(-1)?.role !== 'assistant', ...(cur.chatTemplate ? { chatTemplate: cur.chatTemplate } : {}), folder: cur.info.label });
+  }
+
+  /** The assistant's next message; `onToken` gets each token as it comes. Earlier turns' keys/values are reused. */
+  async generate(messages: ChatMessage[], system: string, settings: PreviewSettings, onToken: (t: { id: number; text: string }) => void): Promise<GenerationResult> {
+    const cur = this.need();
+    return this.run(cur.chat, cur, messages, system, settings, onToken);
+  }
+
+  /** Ask a running generation to end after its current step. */
+  stop(): void {
+    this.controller?.abort();
+  }
+
+  /**
+   * The same conversation, greedy, on the live merge at each α and on the demo cp, one after another.
+   * The model open before is re-merged at its own α afterwards.
+   */
+  async compare(messages: ChatMessage[], system: string, alphas: number[], maxNewTokens: number, onUpdate: (columns: CompareColumn[]) => void): Promise<CompareColumn[]> {
+    const cur = this.need();
+    if (cur.info.alpha === undefined) throw new ChatvecError('the comparison runs on the live demo merge', { code: 'preview-not-live', hint: 'Open "Demo merge (live α)" first' });
+    if (alphas.length < 1 || alphas.length > 3) throw new RangeError('compare takes one to three α values');
+    const restore = cur.info.alpha;
+    const columns: CompareColumn[] = [...alphas.map((a) => ({ label: `α = ${a}`, alpha: a as number | null, ids: [], text: '', done: false })), { label: 'CP model', alpha: null, ids: [], text: '', done: false }];
+    const settings: PreviewSettings = { ...DEFAULT_SETTINGS, greedy: true, repetitionPenalty: 1, maxNewTokens };
+    const runColumn = async (col: CompareColumn, session: ChatSession, files: Pick<PreviewFolder, 'tokenizerConfig' | 'chatTemplate' | 'tokenizer'>, label: string) => {
+      const r = await this.run(session, { ...files, info: { ...cur.info, label } }, messages, system, settings, (t) => {
+        col.ids.push(t.id);
+        col.text += t.text;
+        onUpdate(columns);
+      });
+      col.ids = r.ids;
+      col.text = r.text;
+      col.done = true;
+      onUpdate(columns);
+    };
+    try {
+      for (const col of columns.slice(0, alphas.length)) {
+        await this.setAlpha(col.alpha!);
+        await runColumn(col, new ChatSession(cur.model, cur.tokenizer), cur, col.label);
+      }
+      const cp = await openPreviewFolder(await this.cpWithChatTemplate(), await this.backendOptions(cur.info.backend));
+      try {
+        await runColumn(columns[alphas.length], new ChatSession(cp.model, cp.tokenizer), cp, 'demo/cp');
+      } finally {
+        await cp.model.release();
+      }
+    } finally {
+      await this.setAlpha(restore);
+    }
+    return columns;
+  }
+
+  async close(): Promise<void> {
+    const cur = this.current;
+    this.current = null;
+    if (cur) await cur.model.release();
+  }
+
+  private async run(session: ChatSession, files: Pick<PreviewFolder, 'tokenizerConfig' | 'chatTemplate' | 'tokenizer'> & { info: PreviewModelInfo }, messages: ChatMessage[], system: string, settings: PreviewSettings, onToken: (t: { id: number; text: string }) => void): Promise<GenerationResult> {
+    checkSettings(settings);
+    const text = renderChatPrompt(files.tokenizerConfig, withSystem(messages, system), { addGenerationPrompt: true, ...(files.chatTemplate ? { chatTemplate: files.chatTemplate } : {}), folder: files.info.label });
+    const promptIds = files.tokenizer.encode(text, { addSpecialTokens: false });
+    const controller = new AbortController();
+    this.controller = controller;
+    const ids: number[] = [];
+    const sampling = settings.greedy ? { greedy: true, repetitionPenalty: settings.repetitionPenalty } : { temperature: settings.temperature, topK: settings.topK, topP: settings.topP, repetitionPenalty: settings.repetitionPenalty };
+    try {
+      for await (const t of session.generate(promptIds, { maxNewTokens: settings.maxNewTokens, sampling, signal: controller.signal, eosTokenIds: files.tokenizer.eosTokenIds })) {
+        ids.push(t.id);
+        try {
+          void Promise.resolve(onToken(t)).catch(() => undefined);
+        } catch {
+          /* the page went away */
+        }
+      }
+    } finally {
+      if (this.controller === controller) this.controller = null;
+    }
+    const stats = session.lastStats!;
+    return { promptIds, ids, text: stats.text, stats };
+  }
+
+  private need(): OpenModel {
+    if (!this.current) throw new ChatvecError('no model is open for chat', { code: 'preview-none', hint: 'Choose a model and press Open' });
+    return this.current;
+  }
+
+  private async backendOptions(backend: PreviewBackend): Promise<Pick<PreviewModelOptions, 'executionProviders' | 'weightDtype' | 'kvOnGpu' | 'numThreads' | 'ort'>> {
+    const base = { ...this.env.modelOptions };
+    if (backend === 'wasm') return { ...base, executionProviders: ['wasm'], weightDtype: 'f32' };
+    const chosen = await choosePreviewBackend(this.env.gpu);
+    if (chosen.executionProviders?.[0] === 'webgpu') return { ...base, ...chosen, executionProviders: ['webgpu'] };
+    if (!(await this.backends()).webgpu) throw new ChatvecError('this browser offers no WebGPU adapter', { code: 'preview-no-webgpu', hint: 'Use the wasm backend' });
+    // An adapter without shader-f16 (e.g. SwiftShader) runs f32 weights.
+    return { ...base, executionProviders: ['webgpu'], weightDtype: 'f32' };
+  }
+
+  private async tree(source: Exclude<PreviewSource, { kind: 'live' }>): Promise<FileTree> {
+    if (source.kind === 'demo') return this.demoTree(source.role);
+    if (!this.library) throw new Error('internal: no OPFS root for the library');
+    const { out, entry } = await this.library.open(source.id);
+    if (entry.status !== 'complete' || (await out.size(MANIFEST_FILE)) !== null) {
+      throw new ChatvecError('this merge was interrupted and is not a whole model yet', { code: 'library-incomplete', file: `library/${source.id} (${entry.name})`, hint: 'Resume or discard it in the merge panel first' });
+    }
+    return new DirectoryHandleTree(`library/${source.id} (${entry.name})`, out.dir);
+  }
+
+  private demoTree(role: ModelRole): Promise<BlobTree> {
+    let p = this.demoTrees.get(role);
+    if (!p) {
+      p = this.fetchDemo(role);
+      p.catch(() => this.demoTrees.delete(role));
+      this.demoTrees.set(role, p);
+    }
+    return p;
+  }
+
+  private async fetchDemo(role: ModelRole): Promise<BlobTree> {
+    const fetchFn = this.env.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
+    const files = new Map<string, Blob>();
+    await Promise.all(DEMO_FILES.map(async ({ name, required }) => {
+      const url = new URL(`${role}/${name}`, this.env.demoUrl);
+      const res = await fetchFn(url, { headers: { accept: 'application/octet-stream, application/json' } });
+      const missing = res.status === 404 || (res.ok && (res.headers.get('content-type') ?? '').startsWith('text/html'));
+      if (missing && !required) return;
+      if (!res.ok || missing) throw new ChatvecError('cannot download the demo file', { code: 'demo-fetch', file: `demo/${role}/${name}`, expected: 'HTTP 200', found: missing ? 'not found' : `HTTP ${res.status}`, hint: 'Run `node scripts/ensure-demo.mjs` and reload' });
+      files.set(name, await res.blob());
+    }));
+    return new BlobTree(`demo/${role}`, files);
+  }
+
+  /**
+   * The demo triplet merged at `alpha` by the merge engine (f32 output) into memory, with the side files a
+   * library merge gets (cp's config and tokenizer, the chat model's template and eos): a whole model folder.
+   */
+  private async mergeLive(alpha: number): Promise<BlobTree> {
+    if (!Number.isFinite(alpha)) throw new ChatvecError('α must be a finite number', { code: 'bad-alpha', found: String(alpha) });
+    const trees = new Map<string, BlobTree>();
+    for (const role of MODEL_ROLES) trees.set(`demo/${role}`, await this.demoTree(role));
+    const recipe = { ...defaultRecipe('demo/cp', 'demo/base', 'demo/chat', alpha), dtype: 'f32' as const };
+    const inputs = await openInputs(recipe, (ref) => trees.get(ref)!);
+    const out = new MemoryFolder(`demo merge α=${alpha}`);
+    try {
+      const plan = planMerge(inputs, recipe);
+      if (hasErrors(plan)) throw new ChatvecError('the demo triplet cannot be merged', { code: 'plan-errors', found: plan.issues.filter((i) => i.severity === 'error').map((i) => i.message).join('; ') });
+      const side = buildSideFiles(inputs, recipe, plan, inputs.described);
+      await runMerge(plan, out, { shardSize: recipe.shardSize, finalize: async (o) => { for (const [name, bytes] of side.files) await writeFileAtomic(o, name, bytes); } });
+    } finally {
+      await inputs.close();
+    }
+    return out.tree();
+  }
+
+  /** The demo cp's weights with the merged model's side files: cp has no chat template of its own. */
+  private async cpWithChatTemplate(): Promise<BlobTree> {
+    const merged = await this.mergeLive(0);
+    const cp = await this.demoTree('cp');
+    const files = new Map<string, Blob>();
+    for (const name of await merged.list()) files.set(name, await blobOf(name.endsWith('.safetensors') ? cp : merged, name));
+    return new BlobTree('demo/cp (chat template from demo/chat)', files);
+  }
+}
+
+async function blobOf(tree: FileTree, name: string): Promise<Blob> {
+  const src = await tree.open(name);
+  return new Blob([(await src.read(0, src.size)) as Uint8Array<ArrayBuffer>]);
+}
+
+function withSystem(messages: ChatMessage[], system: string): ChatMessage[] {
+  return system.trim() ? [{ role: 'system', content: system }, ...messages] : messages;
+}
+
+function checkSettings(s: PreviewSettings): void {
+  const bad = (field: string, expected: string, found: number) => new ChatvecError(`the ${field} setting is out of range`, { code: 'bad-sampling', tensor: field, expected, found: String(found) });
+  if (!Number.isSafeInteger(s.maxNewTokens) || s.maxNewTokens < 1 || s.maxNewTokens > 4096) throw bad('max new tokens', '1 … 4096', s.maxNewTokens);
+  if (!(s.repetitionPenalty > 0)) throw bad('repetition penalty', '> 0 (1 = off)', s.repetitionPenalty);
+  if (s.greedy) return;
+  if (!(s.temperature >= 0)) throw bad('temperature', '≥ 0', s.temperature);
+  if (!(s.topP > 0 && s.topP <= 1)) throw bad('top-p', '(0, 1]', s.topP);
+  if (!Number.isSafeInteger(s.topK) || s.topK < 0) throw bad('top-k', 'an integer ≥ 0 (0 = off)', s.topK);
+}
+
+/** An OutputFolder in memory: the live merge's few MB never touch storage. */
+class MemoryFolder implements OutputFolder {
+  private readonly files = new Map<string, Uint8Array>();
+  constructor(readonly label: string) {}
+  async list(): Promise<string[]> {
+    return [...this.files.keys()];
+  }
+  async size(name: string): Promise<number | null> {
+    return this.files.get(name)?.length ?? null;
+  }
+  async openWriter(name: string, keepBytes = 0): Promise<OutputWriter> {
+    const files = this.files;
+    let data = (files.get(name) ?? new Uint8Array(0)).slice(0, keepBytes);
+    let length = data.length;
+    files.set(name, data);
+    return {
+      async write(bytes, position) {
+        if (position + bytes.length > data.length) {
+          const grown = new Uint8Array(Math.max(position + bytes.length, data.length * 2));
+          grown.set(data);
+          data = grown;
+        }
+        data.set(bytes, position);
+        length = Math.max(length, position + bytes.length);
+        files.set(name, data.subarray(0, length));
+      },
+      async sync() {},
+      async close() {},
+    };
+  }
+  async open(name: string): Promise<ByteSource> {
+    const data = this.files.get(name);
+    if (!data) throw new Error(`${this.label}: no file "${name}"`);
+    return new BlobSource(new Blob([data as Uint8Array<ArrayBuffer>]), `${this.label}/${name}`);
+  }
+  async rename(from: string, to: string): Promise<void> {
+    const data = this.files.get(from);
+    if (!data) throw new Error(`${this.label}: no file "${from}"`);
+    this.files.delete(from);
+    this.files.set(to, data);
+  }
+  async remove(name: string): Promise<void> {
+    this.files.delete(name);
+  }
+  /** The finished files as a FileTree. */
+  tree(): BlobTree {
+    return new BlobTree(this.label, new Map([...this.files].map(([name, data]) => [name, new Blob([data as Uint8Array<ArrayBuffer>])])));
+  }
+}
