@@ -100,7 +100,7 @@ export interface CacheEntryInfo {
 
 export interface StudioWorkerContract {
   loadSource(spec: SourceSpec): Promise<LoadedSource>;
-  plan(recipe: Recipe): Promise<PlanReport>;
+  planRecipe(recipe: Recipe): Promise<PlanReport>;
   /** Merge into a new library folder; fails before writing if the quota is too small (bytes needed vs available). */
   merge(recipe: Recipe, name: string, onProgress: (p: MergeProgressInfo) => void): Promise<LibraryEntry>;
   cancel(): Promise<void>;

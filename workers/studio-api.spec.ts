@@ -3,7 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_OPTIONS, writeTriplet } from '../scripts/fixtures.ts';
-import { Studio } from './studio-api.ts';
+import { defaultRecipe, type EmbeddingPolicy } from '../src/core/recipe.ts';
+import { MODEL_ROLES, Studio } from './studio-api.ts';
+
+/** Load the three demo models the way the page does, one slot each. */
+async function loadDemo(studio: Studio) {
+  const loaded = [];
+  for (const role of MODEL_ROLES) loaded.push(await studio.loadSource({ kind: 'demo', role }));
+  return loaded;
+}
+const demoRecipe = (alpha = 1, embeddings: EmbeddingPolicy = 'overlap') => ({ ...defaultRecipe('demo/cp', 'demo/base', 'demo/chat', alpha), embeddings });
 
 const ORIGIN = 'http://studio.test/';
 let dir: string;
@@ -31,8 +40,8 @@ function demoFetch(opts: { hide?: string[]; fallback?: 'not-found' | 'index-html
 
 describe('Studio on the demo triplet', () => {
   it('summarises the three models from headers and config', async () => {
-    const models = await new Studio(`${ORIGIN}demo/`, demoFetch()).loadDemo();
-    expect(models.map((m) => [m.role, m.label, m.architecture, m.modelType, m.parameters, m.tensorCount, m.weightFileBytes, m.vocabSize, m.chatTemplate])).toEqual([
+    const models = await loadDemo(new Studio(`${ORIGIN}demo/`, demoFetch()));
+    expect(models.map((m) => [m.ref.slice(5), m.label, m.architecture, m.modelType, m.parameters, m.tensorCount, m.weightFileBytes, m.vocabSize, m.chatTemplate])).toEqual([
       ['base', 'demo/base', 'LlamaForCausalLM', 'llama', 235_584, 39, 475_200, 300, false],
       ['chat', 'demo/chat', 'LlamaForCausalLM', 'llama', 235_584, 39, 475_200, 300, true],
       ['cp', 'demo/cp', 'LlamaForCausalLM', 'llama', 236_608, 39, 477_248, 308, false],
@@ -43,8 +52,8 @@ describe('Studio on the demo triplet', () => {
 
   it('plans the overlap policy: embeddings merged on the 300 shared rows', async () => {
     const studio = new Studio(`${ORIGIN}demo/`, demoFetch());
-    await studio.loadDemo();
-    const report = await studio.plan({ alpha: 1, embeddings: 'overlap' });
+    await loadDemo(studio);
+    const report = await studio.planRecipe(demoRecipe(1, 'overlap'));
     expect(structuredClone(report)).toEqual(report);
     expect(report.ok).toBe(true);
     expect(report.counts).toEqual({ merged: 37, mergedRows: 2, copied: 0, parameters: 236_608 });
@@ -64,35 +73,34 @@ describe('Studio on the demo triplet', () => {
 
   it('plans the skip policy: cp keeps its embeddings, α is applied as given', async () => {
     const studio = new Studio(`${ORIGIN}demo/`, demoFetch());
-    await studio.loadDemo();
-    const report = await studio.plan({ alpha: 0.55, embeddings: 'skip' });
+    await loadDemo(studio);
+    const report = await studio.planRecipe(demoRecipe(0.55, 'skip'));
     expect(report.counts).toEqual({ merged: 37, mergedRows: 0, copied: 2, parameters: 236_608 });
     expect(report.issues.map((i) => [i.severity, i.code, i.tensors, i.hint])).toEqual([
       ['info', 'vocab-kept', ['model.embed_tokens.weight', 'lm_head.weight'], 'Use the overlap policy to add α·τ to the rows all three models share'],
     ]);
-    expect(report.alpha).toBe(0.55);
     expect(report.tensors.find((t) => t.name === 'model.norm.weight')?.alphas).toEqual([Math.fround(0.55)]);
   });
 
   it('tolerates missing optional files, also when the server answers them with index.html', async () => {
     const studio = new Studio(`${ORIGIN}demo/`, demoFetch({ hide: ['chat/generation_config.json', 'base/tokenizer_config.json'], fallback: 'index-html' }));
-    const models = await studio.loadDemo();
+    const models = await loadDemo(studio);
     expect(models[0].files).not.toContain('tokenizer_config.json');
     expect(models[1].files).not.toContain('generation_config.json');
-    expect((await studio.plan({})).counts.mergedRows).toBe(2);
+    expect((await studio.planRecipe(demoRecipe())).counts.mergedRows).toBe(2);
   });
 
   it('says which required file is missing and how to get it', async () => {
     const studio = new Studio(`${ORIGIN}demo/`, demoFetch({ hide: ['cp/model.safetensors'] }));
-    await expect(studio.loadDemo()).rejects.toThrow(
+    await expect(loadDemo(studio)).rejects.toThrow(
       'demo/cp/model.safetensors: the demo file is missing; expected it at /demo/cp/model.safetensors, found HTTP 404. Run `node scripts/ensure-demo.mjs` (npm start does this) to write the demo models to public/demo',
     );
   });
 
   it('refuses to plan before the models are loaded, and refuses a non-finite α', async () => {
     const studio = new Studio(`${ORIGIN}demo/`, demoFetch());
-    await expect(studio.plan({})).rejects.toThrow('the demo models are not loaded yet');
-    await studio.loadDemo();
-    await expect(studio.plan({ alpha: Number.NaN })).rejects.toThrow('tensor "alpha": α must be a finite number; expected a number such as 1.0, found NaN');
+    await expect(studio.planRecipe(demoRecipe())).rejects.toThrow('demo/cp: this model is not loaded in the studio. Choose it again in its slot');
+    await loadDemo(studio);
+    await expect(studio.planRecipe(demoRecipe(Number.NaN))).rejects.toThrow('vectors[0].alpha');
   });
 });

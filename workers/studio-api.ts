@@ -1,14 +1,13 @@
 import { createSHA256 } from 'hash-wasm';
-import { loadCheckpoint, type Checkpoint } from '../src/core/checkpoint.ts';
-import { summarizeCheckpoint, type CheckpointSummary } from '../src/core/summary.ts';
+import { loadCheckpoint } from '../src/core/checkpoint.ts';
+import { summarizeCheckpoint } from '../src/core/summary.ts';
 import { CancelledError, ChatvecError } from '../src/core/errors.ts';
 import { formatBytes } from '../src/core/format.ts';
 import { openInputs } from '../src/core/inputs.ts';
 import { mergeRecipe } from '../src/core/merge-recipe.ts';
 import { loadManifest, MANIFEST_FILE } from '../src/core/merge/manifest.ts';
 import { buildSideFiles } from '../src/core/output-files.ts';
-import { hasErrors, planMerge, type MergeInputs, type MergePlan, type PlanIssue } from '../src/core/plan.ts';
-import { defaultRecipe, type EmbeddingPolicy } from '../src/core/recipe.ts';
+import { hasErrors, planMerge, type MergeInputs, type MergePlan } from '../src/core/plan.ts';
 import { computeChatVectorStats } from '../src/core/stats/compute-chat-vector-stats.ts';
 import type { ChatVectorStats } from '../src/core/stats/stats-report.ts';
 import { statsTargets } from '../src/core/stats/stats-targets.ts';
@@ -21,45 +20,10 @@ import type { MergeProgress } from '../src/core/merge/engine.ts';
 import type { BackendChoice, CacheEntryInfo, LibraryEntry, LoadedSource, MergeProgressInfo, PlanReport, PublicSourceSpec, SourceSpec, StatsProgressInfo, StorageInfo } from './contract.ts';
 import { HubTree } from '../src/hub/hub-tree.ts';
 import { OpfsTensorCache } from './hub-cache.ts';
-import { checkModelName, ENTRY_FILE, filesOf, IndexedDbHandleStore, Library, manifestProgress, newModelId, type HandleStore, type StoredSourceSpec, type StudioEntry } from './library.ts';
+import { checkModelName, filesOf, IndexedDbHandleStore, Library, manifestProgress, newModelId, type HandleStore, type StoredSourceSpec, type StudioEntry } from './library.ts';
 
 export const MODEL_ROLES = ['base', 'chat', 'cp'] as const;
 export type ModelRole = (typeof MODEL_ROLES)[number];
-
-/** What a model slot shows: read from the safetensors headers and config.json only, no weights. */
-export interface ModelSummary extends CheckpointSummary {
-  role: ModelRole;
-  files: string[];
-}
-
-/** The recipe knobs the studio page turns; everything else is the default recipe. */
-export interface PlanOverrides {
-  alpha?: number;
-  embeddings?: EmbeddingPolicy;
-}
-
-export interface TensorRow {
-  name: string;
-  action: 'merge' | 'copy';
-  reason: string;
-  shape: number[];
-  dtype: string;
-  alphas: number[];
-}
-
-/** A merge plan as plain data (structured-clone safe: no ByteSource or TensorRef inside). */
-export interface StudioReport {
-  alpha: number;
-  embeddings: EmbeddingPolicy;
-  ok: boolean;
-  counts: MergePlan['counts'];
-  totalOutputBytes: number;
-  numLayers: number;
-  issues: PlanIssue[];
-  /** What the output's side files carry over and from where (chat template, eos token, …). */
-  notes: string[];
-  tensors: TensorRow[];
-}
 
 /** Files of one demo model folder; the rest of a checkpoint's files are never needed for the demo. */
 export const DEMO_FILES: { name: string; required: boolean }[] = [
@@ -75,7 +39,6 @@ const DEMO_HINT = 'Run `node scripts/ensure-demo.mjs` (npm start does this) to w
 
 /** The studio's state in its worker: the three loaded model folders, and the plan over them. */
 export class Studio {
-  private trees: Map<ModelRole, BlobTree> | null = null;
 
   private readonly library: Library;
   /** Hub blocks downloaded once, kept in OPFS across reloads. */
@@ -100,24 +63,6 @@ export class Studio {
         return quota === undefined || quota - usage - bytes >= this.reservedBytes + QUOTA_MARGIN_BYTES;
       },
     });
-  }
-
-  /** Fetch the built-in demo triplet and summarise each model. */
-  async loadDemo(): Promise<ModelSummary[]> {
-    const trees = new Map<ModelRole, BlobTree>();
-    await Promise.all(MODEL_ROLES.map(async (role) => trees.set(role, await this.fetchModel(role))));
-    this.trees = trees;
-    const summaries: ModelSummary[] = [];
-    for (const role of MODEL_ROLES) {
-      const tree = trees.get(role)!;
-      const ck = await loadCheckpoint(tree);
-      try {
-        summaries.push(summarizeSlot(role, ck, await tree.list()));
-      } finally {
-        await ck.close();
-      }
-    }
-    return summaries;
   }
 
   /** Loaded sources by the reference recipes use for them. */
@@ -231,7 +176,10 @@ export class Studio {
 
   tune(tuning: MergeTuning): void {
     for (const [k, v] of Object.entries(tuning)) {
-      if (v !== undefined && (!Number.isSafeInteger(v) || v <= 0)) throw new ChatvecError('not a positive integer', { code: 'bad-tuning', tensor: k, found: String(v) });
+      if (v === undefined) continue;
+      if (k === 'ioOnly' ? typeof v !== 'boolean' : typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) {
+        throw new ChatvecError(k === 'ioOnly' ? 'not true or false' : 'not a positive integer', { code: 'bad-tuning', tensor: k, found: String(v) });
+      }
     }
     this.tuning = { ...tuning };
   }
@@ -391,6 +339,7 @@ export class Studio {
       },
       chunkElements: this.tuning.chunkElements,
       checkpointBytes: this.tuning.checkpointBytes ?? BROWSER_CHECKPOINT_BYTES,
+      ioOnly: this.tuning.ioOnly,
       backend: this.backendChoice,
     });
     report.phase('finishing');
@@ -528,30 +477,6 @@ export class Studio {
     }
   }
 
-  /** Plan the merge of the loaded models with the default recipe plus `overrides`. Reads no weights. */
-  async plan(overrides: PlanOverrides = {}): Promise<StudioReport> {
-    const trees = this.trees;
-    if (!trees) throw new Error('the demo models are not loaded yet');
-    const alpha = overrides.alpha ?? 1;
-    if (typeof alpha !== 'number' || !Number.isFinite(alpha)) {
-      throw new ChatvecError('α must be a finite number', { code: 'bad-alpha', tensor: 'alpha', expected: 'a number such as 1.0', found: String(alpha) });
-    }
-    const recipe = defaultRecipe(demoRef('cp'), demoRef('base'), demoRef('chat'), alpha);
-    if (overrides.embeddings !== undefined) recipe.embeddings = overrides.embeddings;
-    const inputs = await openInputs(recipe, (ref) => {
-      const tree = trees.get(ref.slice('demo/'.length) as ModelRole);
-      if (!tree) throw new Error(`internal: no demo model for "${ref}"`);
-      return tree;
-    });
-    try {
-      const plan = planMerge(inputs, recipe);
-      const side = buildSideFiles(inputs, recipe, plan, inputs.described);
-      return { alpha, embeddings: recipe.embeddings, ...planReport(plan, side.notes) };
-    } finally {
-      await inputs.close();
-    }
-  }
-
   private async fetchModel(role: ModelRole): Promise<BlobTree> {
     const label = demoRef(role);
     const files = new Map<string, Blob>();
@@ -606,10 +531,6 @@ function relay(onProgress: (p: StatsProgressInfo) => void, p: StatsProgressInfo)
   }
 }
 
-/** A slot's summary: the core summary plus the role and the files present. */
-export function summarizeSlot(role: ModelRole, ck: Checkpoint, files: string[]): ModelSummary {
-  return { ...summarizeCheckpoint(ck), role, files: [...files] };
-}
 
 /** A plan as plain data for the page. */
 export function planReport(plan: MergePlan, notes: string[]): PlanReport {
@@ -654,6 +575,8 @@ function browserStorage(): StudioStorage {
 export interface MergeTuning {
   chunkElements?: number;
   checkpointBytes?: number;
+  /** Benchmark baseline, as the CLI's CHATVEC_IO_ONLY=1: every read and write of the merge, the arithmetic replaced by a copy of cp's bytes. The output is NOT a merge. */
+  ioOnly?: boolean;
 }
 
 /** A reload loses at most this much work; saving a resume point in OPFS is cheap. */

@@ -1,7 +1,7 @@
 /// <reference types="vite/client" />
 /// <reference lib="webworker" />
 import * as Comlink from 'comlink';
-import { Studio, type MergeTuning, type ModelSummary, type PendingMerge, type PlanOverrides, type StudioLibraryEntry, type StudioReport } from './studio-api.ts';
+import { Studio, type MergeTuning, type PendingMerge, type StudioLibraryEntry } from './studio-api.ts';
 import type { MergeProgressInfo, SourceSpec, StatsProgressInfo, StudioWorkerContract } from './contract.ts';
 import type { BackendChoice } from './contract.ts';
 import type { Recipe } from '../src/core/recipe.ts';
@@ -27,8 +27,6 @@ interface StudioApi extends StudioWorkerContract {
 
 /** What the page can ask of the studio worker. */
 const api = {
-  loadDemo: (): Promise<ModelSummary[]> => studio.loadDemo(),
-  plan: (overrides: PlanOverrides): Promise<StudioReport> => studio.plan(overrides),
   loadSource: (spec: SourceSpec) => studio.loadSource(spec),
   planRecipe: (recipe: Recipe) => studio.planRecipe(recipe),
   merge: (recipe: Recipe, name: string, onProgress: (p: MergeProgressInfo) => void) => withProgress(onProgress, (p) => studio.merge(recipe, name, p)),
