@@ -122,7 +122,7 @@ export const useMerge = create<MergeState>()((set, get) => {
   };
 });
 
-/** The merge knobs a test or benchmark put in the page's URL (`?chunkElements=4096&checkpointBytes=1`), or null. */
+/** The merge knobs a test or benchmark put in the page's URL (`?chunkElements=4096&checkpointBytes=1`, `?ioOnly=1`), or null. */
 export function tuningFromUrl(search: string): MergeTuning | null {
   const params = new URLSearchParams(search);
   const tuning: MergeTuning = {};
@@ -130,6 +130,9 @@ export function tuningFromUrl(search: string): MergeTuning | null {
     const v = params.get(key);
     if (v !== null) tuning[key] = Number(v);
   }
+  // `?ioOnly=0` switches the baseline off again in the same page (the worker keeps its last tuning).
+  const ioOnly = params.get('ioOnly');
+  if (ioOnly !== null) tuning.ioOnly = ioOnly === '1';
   return Object.keys(tuning).length ? tuning : null;
 }
 
