@@ -18,6 +18,8 @@
  *   --prompt N      prefill length (default 128)
  *   --steps N       decode steps (default 32)
  *   --sizes a,b     fixture,125m (default both)
+ *   --live a,b      live-α latency (bench/live-alpha.ts: the preview worker's Preview.setAlpha, re-merge at f32 +
+ *                   rebind, on generated bf16 triplets) for 30m,135m (default both; `none` skips), 1 thread
  */
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
@@ -28,12 +30,14 @@ import { buildTriplet } from '../scripts/fixtures.ts';
 import { decoderSpecFromConfig, decoderTensors, type DecoderSpec } from '../src/model/graph/decoder-spec.ts';
 import type { WeightGetter } from '../src/model/graph/external-data.ts';
 import { PreviewModel } from '../src/model/session.ts';
+import type { LiveRow } from './live-alpha.ts';
 
-const { values } = parseArgs({ options: { threads: { type: 'string' }, prompt: { type: 'string' }, steps: { type: 'string' }, sizes: { type: 'string' }, one: { type: 'string' }, bandwidth: { type: 'string' } } });
+const { values } = parseArgs({ options: { threads: { type: 'string' }, prompt: { type: 'string' }, steps: { type: 'string' }, sizes: { type: 'string' }, live: { type: 'string' }, one: { type: 'string' }, bandwidth: { type: 'string' } } });
 const PROMPT = Number(values.prompt ?? 128);
 const STEPS = Number(values.steps ?? 32);
 const THREADS = (values.threads ?? `1,${os.availableParallelism()}`).split(',').map(Number).filter((n, i, a) => a.indexOf(n) === i);
 const SIZES = (values.sizes ?? 'fixture,125m').split(',');
+const LIVE = (values.live ?? '30m,135m').split(',').filter((x) => x && x !== 'none');
 
 /** hidden 768, 12 layers, 12/4 heads, intermediate 2048, vocab 32000, untied: 125 M parameters, 0.50 GB in f32. */
 const LARGE_CONFIG = {
@@ -148,5 +152,19 @@ if (values.one) {
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
     console.log(`| ${r.size} | ${(r.params / 1e6).toFixed(r.params < 1e6 ? 3 : 1)} M | ${r.threads} | ${r.createMs.toFixed(0)} | ${r.rebindPackMs.toFixed(0)} | ${r.rebindSessionMs.toFixed(0)} | ${r.prefillTokS.toFixed(0)} | ${r.decodeTokS.toFixed(1)} | ${r.decodeMsPerToken.toFixed(2)} | ${r.boundMsPerToken.toFixed(2)} | ${r.ratio.toFixed(2)} |`);
+  }
+  if (LIVE.length) {
+    // Live α: each size in its own process, 5 α changes after opening, median of the 5.
+    const live: LiveRow[] = [];
+    for (const size of LIVE) {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./live-alpha.ts', import.meta.url)), '--size', size, '--threads', '1', '--changes', '5'], { encoding: 'utf8', maxBuffer: 1 << 24 });
+      if (r.status !== 0) throw new Error(`live-α child ${size} failed:\n${r.stderr}`);
+      const row = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as LiveRow;
+      live.push(row);
+      console.log(JSON.stringify(row));
+    }
+    console.log('\n| live α model | params | threads | open ms | re-merge ms | rebind ms | total ms (median of 5) | target ≤ 1000 ms |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|---|');
+    for (const r of live) console.log(`| ${r.size} | ${(r.params / 1e6).toFixed(1)} M | ${r.threads} | ${r.openMs.toFixed(0)} | ${r.remergeMs.toFixed(0)} | ${r.rebindMs.toFixed(0)} | ${r.totalMs.toFixed(0)} | ${r.totalMs <= 1000 ? 'met' : 'missed'} |`);
   }
 }

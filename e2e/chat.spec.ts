@@ -1,27 +1,65 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
+import { loadCheckpoint } from '../src/core/checkpoint.ts';
+import { NodeFileTree } from '../src/core/sources/node-fs.ts';
+import { decoderSpecFromConfig, decoderTensors } from '../src/model/graph/decoder-spec.ts';
+import { checkpointWeights } from '../src/model/graph/external-data.ts';
+import { ReferenceDecoder } from '../src/model/reference-forward.ts';
+import { loadTokenizer } from '../src/model/tokenizer.ts';
 
 // The chat preview: the demo triplet merged live in the preview worker (f32, as `chatvec merge --dtype f32`),
-// greedy ids checked against the CLI's `generate`, which runs the same ORT graph in Node.
+// greedy ids checked against the plain TypeScript reference forward pass (f64, src/model/reference-forward.ts)
+// run here on the CLI's f32 merge with the CLI's prompt ids, and against the CLI's `generate` (the same ORT graph in Node).
 
 const PROMPT = 'hello';
 let dir: string;
 /** CLI greedy ids for PROMPT, 16 new tokens, by α. */
 const cliIds = new Map<number, number[]>();
+/** The reference forward pass's greedy ids on the same merged weights and prompt ids, by α. */
+const refIds = new Map<number, number[]>();
+/** The CLI's prompt ids for PROMPT (chat template, no system prompt: what the page sends too). */
+let promptIds: number[] = [];
 
-function cliGenerate(alpha: number): number[] {
+/** Greedy ids of the reference forward pass on the merged folder `out`, stopping at the tokenizer's eos ids as the preview does. */
+async function referenceGenerate(out: string, prompt: number[], maxNewTokens: number): Promise<number[]> {
+  const json = (name: string) => (existsSync(join(out, name)) ? (JSON.parse(readFileSync(join(out, name), 'utf8')) as Record<string, unknown>) : null);
+  const ck = await loadCheckpoint(new NodeFileTree(out));
+  try {
+    const spec = decoderSpecFromConfig(ck.config!);
+    const read = checkpointWeights(ck);
+    const weights = new Map<string, Float32Array>();
+    for (const t of decoderTensors(spec)) weights.set(t.name, await read(t.name, t.shape));
+    const tokenizer = await loadTokenizer({ tokenizerJson: json('tokenizer.json')!, tokenizerConfig: json('tokenizer_config.json') ?? {}, generationConfig: json('generation_config.json'), config: ck.config! });
+    return new ReferenceDecoder(spec, weights).greedy(prompt, maxNewTokens, tokenizer.eosTokenIds);
+  } finally {
+    await ck.close();
+  }
+}
+
+function cliGenerate(alpha: number): { promptIds: number[]; ids: number[]; out: string } {
   const out = join(dir, `alpha-${alpha}`);
   execFileSync('node', ['--import', 'tsx', 'src/cli/main.ts', 'merge', '--base', 'public/demo/base', '--chat', 'public/demo/chat', '--cp', 'public/demo/cp', '--alpha', String(alpha), '--dtype', 'f32', '--out', out], { stdio: 'pipe' });
   const json = execFileSync('node', ['--import', 'tsx', 'src/cli/main.ts', 'generate', '--model', out, '--prompt', PROMPT, '--greedy', '--max-new-tokens', '16', '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  return JSON.parse(json).ids as number[];
+  const r = JSON.parse(json) as { prompt_ids: number[]; ids: number[] };
+  return { promptIds: r.prompt_ids, ids: r.ids, out };
 }
 
-test.beforeAll(() => {
+test.beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'chatvec-chat-'));
-  for (const alpha of [1, 0.5]) cliIds.set(alpha, cliGenerate(alpha));
+  for (const alpha of [1, 0.5]) {
+    const cli = cliGenerate(alpha);
+    promptIds = cli.promptIds;
+    cliIds.set(alpha, cli.ids);
+    refIds.set(alpha, await referenceGenerate(cli.out, cli.promptIds, 16));
+  }
+  // The page's first turn is PROMPT alone, rendered the same way: 22 prompt tokens (checked on the page below).
+  expect(promptIds).toHaveLength(22);
+  // The ORT graph in Node agrees with the reference forward pass (so a page mismatch below is the page's).
+  expect(cliIds.get(1)).toEqual(refIds.get(1));
+  expect(cliIds.get(0.5)).toEqual(refIds.get(0.5));
 });
 test.afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -79,6 +117,7 @@ test('chat on the live demo merge: streamed tokens, the CLI\'s greedy ids, live 
   const chat = page.getByTestId('chat');
 
   const first = await send(page, PROMPT);
+  expect(first.ids).toEqual(refIds.get(1));
   expect(first.ids).toEqual(cliIds.get(1));
   // The text grew token by token, not all at once.
   expect(new Set(first.lengths.filter((n) => n > 0)).size).toBeGreaterThan(1);
@@ -102,6 +141,7 @@ test('chat on the live demo merge: streamed tokens, the CLI\'s greedy ids, live 
   await expect(chat.getByTestId('chat-info')).toContainText('demo merge, α = 0.5');
   await chat.getByTestId('chat-clear').click();
   const half = await send(page, PROMPT);
+  expect(half.ids).toEqual(refIds.get(0.5));
   expect(half.ids).toEqual(cliIds.get(0.5));
   expect(half.ids).not.toEqual(first.ids);
   await page.screenshot({ path: 'test-results/chat.png', fullPage: false });
@@ -115,8 +155,8 @@ test('chat on the live demo merge: streamed tokens, the CLI\'s greedy ids, live 
   for (let i = 0; i < 4; i++) await expect(columns.nth(i)).toHaveAttribute('data-done', 'true', { timeout: 60_000 });
   await expect(columns.locator('h4')).toHaveText(['α = 0', 'α = 0.5', 'α = 1', 'CP model']);
   const colIds = await columns.evaluateAll((els) => els.map((e) => (e.getAttribute('data-ids') ?? '').split(',').filter(Boolean).map(Number)));
-  expect(colIds[1]).toEqual(cliIds.get(0.5));
-  expect(colIds[2]).toEqual(cliIds.get(1));
+  expect(colIds[1]).toEqual(refIds.get(0.5));
+  expect(colIds[2]).toEqual(refIds.get(1));
   // α = 0 is cp plus nothing: the CP model's answer.
   expect(colIds[0]).toEqual(colIds[3]);
   for (let i = 0; i < 4; i++) {
@@ -129,7 +169,7 @@ test('chat on the live demo merge: streamed tokens, the CLI\'s greedy ids, live 
   await chat.getByTestId('compare').screenshot({ path: 'test-results/compare.png' });
 });
 
-test('the WebGPU backend gives the wasm backend\'s greedy ids', async ({ page }) => {
+test('the WebGPU backend gives the reference forward pass\'s greedy ids', async ({ page }) => {
   test.setTimeout(180_000);
   const select = page.getByTestId('chat-backend');
   // The adapter check is asynchronous: wait until the select says what it found.
@@ -138,5 +178,7 @@ test('the WebGPU backend gives the wasm backend\'s greedy ids', async ({ page })
   console.log(`WebGPU preview: ${await select.getAttribute('data-webgpu')} weights`);
   await openLive(page, 'webgpu');
   const { ids } = await send(page, PROMPT);
+  await expect(page.getByTestId('chat-rate')).toContainText('prompt 22 tokens');
+  expect(ids).toEqual(refIds.get(1));
   expect(ids).toEqual(cliIds.get(1));
 });
