@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
+import { openStudioEachTest } from './studio-page.ts';
 import { loadCheckpoint } from '../src/core/checkpoint.ts';
 import { NodeFileTree } from '../src/core/sources/node-fs.ts';
 import { decoderSpecFromConfig, decoderTensors } from '../src/model/graph/decoder-spec.ts';
@@ -63,15 +64,7 @@ test.beforeAll(async () => {
 });
 test.afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-let pageErrors: string[];
-test.beforeEach(async ({ page }) => {
-  pageErrors = [];
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  await page.setViewportSize({ width: 1200, height: 900 });
-  await page.goto('/');
-  await expect(page.getByTestId('report')).toHaveAttribute('data-state', 'ready');
-});
-test.afterEach(() => expect(pageErrors).toEqual([]));
+openStudioEachTest();
 
 async function openLive(page: Page, backend: 'wasm' | 'webgpu'): Promise<void> {
   const chat = page.getByTestId('chat');

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { expect, test, type Download, type Locator, type Page } from '@playwright/test';
+import { openStudioEachTest } from './studio-page.ts';
 import type { ChatVectorStats } from '../src/core/stats/stats-report.ts';
 
 /** `chatvec stats` on the demo triplet, as a person would run it. */
@@ -18,15 +19,7 @@ test.beforeAll(() => {
   expected = JSON.parse(cliJson);
 });
 
-let pageErrors: string[];
-test.beforeEach(async ({ page }) => {
-  pageErrors = [];
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  await page.setViewportSize({ width: 1200, height: 900 });
-  await page.goto('/');
-  await expect(page.getByTestId('report')).toHaveAttribute('data-state', 'ready');
-});
-test.afterEach(() => expect(pageErrors).toEqual([]));
+openStudioEachTest();
 
 async function downloaded(page: Page, button: Locator): Promise<{ download: Download; bytes: Buffer }> {
   const [download] = await Promise.all([page.waitForEvent('download'), button.click()]);

@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test, type Locator, type Page } from '@playwright/test';
+import { openStudioEachTest } from './studio-page.ts';
 
 /** Fixture triplets written once for the file: same shapes as the demo with a larger cp vocabulary, and a wider model. */
 let fixtures: string;
@@ -15,15 +16,7 @@ test.beforeAll(() => {
 });
 test.afterAll(() => rmSync(fixtures, { recursive: true, force: true }));
 
-let pageErrors: string[];
-test.beforeEach(async ({ page }) => {
-  pageErrors = [];
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  await page.setViewportSize({ width: 1200, height: 900 });
-  await page.goto('/');
-  await expect(page.getByTestId('report')).toHaveAttribute('data-state', 'ready');
-});
-test.afterEach(() => expect(pageErrors).toEqual([]));
+openStudioEachTest();
 
 /** The all-tensors table, opened. */
 async function tensors(page: Page): Promise<Locator> {
