@@ -102,7 +102,8 @@ def chat_batches(examples: list[tuple[list[int], list[int]]], batch: int, steps:
             x, y = examples[i]
             ids[r, :len(x)] = torch.tensor(x)
             labels[r, :len(y)] = torch.tensor(y)
-        yield ids, labels
+        # Position k predicts token k + 1.
+        yield ids[:, :-1], labels[:, 1:]
 
 
 def lm_batches(windows: torch.Tensor, batch: int, steps: int, seed: int):

@@ -38,13 +38,13 @@ SAMPLE_PROMPTS = 6
 STUDIO_CHECK = {"chat", "cp", "cp + 0.5τ", "cp + 1.0τ"}
 
 
-def studio_ids(folder: Path, prompts: list[str], stop: list[int]) -> list[list[int]]:
+def studio_ids(folder: Path, prompts: list[str], stop: list[int], template_from: Path) -> list[list[int]]:
     """Greedy ids from the studio's preview runtime (scripts/demo-eval.ts: ONNX graph on onnxruntime-web)."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8", delete=False) as f:
         json.dump(prompts, f, ensure_ascii=False)
     try:
         cmd = ["npx", "tsx", "scripts/demo-eval.ts", "--model", str(folder), "--prompts", f.name,
-               "--max-new-tokens", str(MAX_NEW_TOKENS), "--stop", ",".join(map(str, stop))]
+               "--max-new-tokens", str(MAX_NEW_TOKENS), "--stop", ",".join(map(str, stop)), "--template-from", str(template_from)]
         run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         if run.returncode != 0:
             raise RuntimeError(f"scripts/demo-eval.ts failed with exit {run.returncode}:\n{run.stderr}")
@@ -140,7 +140,7 @@ def run(out: Path, splits: dict, n_prompts: int, results_dir: Path) -> dict:
                             "loss_zh": round(mean_loss(model, zh_val), 4), "loss_en": round(mean_loss(model, en_val), 4)})
             if name in STUDIO_CHECK:
                 ours = [r["ids"] for r in zh_rows]
-                theirs = studio_ids(folder, zh_prompts, [tok.special_ids[bpe.EOT], tok.special_ids[bpe.EOS]])
+                theirs = studio_ids(folder, zh_prompts, [tok.special_ids[bpe.EOT], tok.special_ids[bpe.EOS]], out / "chat")
                 same = sum(a == b for a, b in zip(ours, theirs))
                 results[-1]["studio_agreement_zh"] = same / len(ours)
                 print(f"  {name}: the studio's preview runtime decodes the same ids for {same}/{len(ours)} Chinese prompts", flush=True)
