@@ -3,8 +3,9 @@
  *
  * Runs the preview worker's own code (`Preview` from workers/preview-api.ts) in Node: the "demo" triplet
  * it merges is a generated bf16 Llama-layout triplet served from disk through `PreviewEnv.fetch`, so
- * `open({ kind: 'live' })` and `setAlpha(α)` do exactly what they do in the page: plan + runMerge at
- * dtype f32 into an in-memory folder (re-merge), then `PreviewModel.rebind` (pack + new ORT session).
+ * `open({ kind: 'live' })` and `setAlpha(α)` do exactly what they do in the page: `LiveModel` reads cp and
+ * τ = chat − base once as f32; each α change re-plans and computes cp + α·τ straight into the graph's
+ * weight buffers (re-merge), then opens a new ORT session on them (rebind).
  *
  *   npx tsx bench/live-alpha.ts --size 30m|135m [--threads N] [--changes N] [--profile DIR]
  *

@@ -3,26 +3,24 @@
  * merged live at an α), renders prompts through the model's chat template and streams generated tokens.
  * Live α re-runs the real merge engine in memory (f32 output) and swaps the weights into the same graph.
  */
-import { loadCheckpoint } from '../src/core/checkpoint.ts';
 import { ChatvecError } from '../src/core/errors.ts';
 import { openInputs } from '../src/core/inputs.ts';
-import { runMerge } from '../src/core/merge/engine.ts';
 import { MANIFEST_FILE } from '../src/core/merge/manifest.ts';
-import { writeFileAtomic, type OutputFolder, type OutputWriter } from '../src/core/merge/output-folder.ts';
 import { buildSideFiles } from '../src/core/output-files.ts';
 import { hasErrors, planMerge } from '../src/core/plan.ts';
 import { defaultRecipe } from '../src/core/recipe.ts';
-import { BlobSource, BlobTree } from '../src/core/sources/blob.ts';
-import type { ByteSource, FileTree } from '../src/core/sources/byte-source.ts';
+import { BlobTree } from '../src/core/sources/blob.ts';
+import type { FileTree } from '../src/core/sources/byte-source.ts';
 import { DirectoryHandleTree } from '../src/core/sources/directory-handle.ts';
 import { renderChatPrompt, type ChatMessage } from '../src/model/chat-template.ts';
 import { ChatSession, type GenerationStats } from '../src/model/generate.ts';
 import { checkpointWeights } from '../src/model/graph/external-data.ts';
-import { choosePreviewBackend, openPreviewFolder, type GpuLike, type PreviewFolder, type PreviewModelOptions } from '../src/model/session.ts';
+import { LiveModel, type AlphaChange } from '../src/model/live-model.ts';
+import { choosePreviewBackend, openPreviewFiles, openPreviewFolder, type GpuLike, type PreviewFolder, type PreviewModelOptions } from '../src/model/session.ts';
 import { Library } from './library.ts';
 import { DEMO_FILES, MODEL_ROLES, type ModelRole } from './studio-api.ts';
 
-export type { ChatMessage };
+export type { AlphaChange, ChatMessage };
 
 /** What to chat with. `live`: the demo triplet merged in memory at `alpha` (θ = cp + α·τ, f32). */
 export type PreviewSource = { kind: 'demo'; role: ModelRole } | { kind: 'library'; id: string } | { kind: 'live'; alpha: number };
@@ -62,14 +60,6 @@ export interface GenerationResult {
   stats: GenerationStats;
 }
 
-export interface AlphaChange {
-  alpha: number;
-  /** plan + merge of the triplet into f32 weights in memory. */
-  remergeMs: number;
-  /** Packing the weights + creating the new ORT session. */
-  rebindMs: number;
-}
-
 export interface CompareColumn {
   label: string;
   alpha: number | null;
@@ -82,6 +72,8 @@ export interface CompareColumn {
 interface OpenModel extends PreviewFolder {
   info: PreviewModelInfo;
   chat: ChatSession;
+  /** The live demo merge, when that is what is open. */
+  live?: LiveModel;
 }
 
 export interface PreviewEnv {
@@ -118,13 +110,14 @@ export class Preview {
     const opts = await this.backendOptions(backend);
     let folder: PreviewFolder;
     let label: string;
+    let live: LiveModel | undefined;
     if (source.kind === 'live') {
-      folder = await openPreviewFolder(await this.mergeLive(source.alpha), opts);
+      live = await LiveModel.open(await this.demoTriplet(), { ...opts, alpha: source.alpha });
+      folder = live.folder;
       label = `demo merge, α = ${source.alpha}`;
     } else if (source.kind === 'demo' && source.role === 'cp') {
-      const tree = await this.cpWithChatTemplate();
-      label = tree.label;
-      folder = await openPreviewFolder(tree, opts);
+      label = 'demo/cp (chat template from demo/chat)';
+      folder = await this.openCpWithChatTemplate(opts);
     } else {
       const tree = await this.tree(source);
       label = tree.label;
@@ -142,27 +135,19 @@ export class Preview {
       loadMs: performance.now() - t0,
       ...(source.kind === 'live' ? { alpha: source.alpha } : {}),
     };
-    this.current = { ...folder, info, chat: new ChatSession(folder.model, folder.tokenizer) };
+    this.current = { ...folder, info, chat: new ChatSession(folder.model, folder.tokenizer), ...(live ? { live } : {}) };
     return info;
   }
 
   /** Live α: merge the demo triplet again at `alpha` and swap the weights in; the KV cache starts over. */
   async setAlpha(alpha: number): Promise<AlphaChange> {
     const cur = this.need();
-    if (cur.info.alpha === undefined) throw new ChatvecError('α can change only for the live demo merge', { code: 'preview-not-live', hint: 'Open "Demo merge (live α)" first' });
+    if (!cur.live) throw new ChatvecError('α can change only for the live demo merge', { code: 'preview-not-live', hint: 'Open "Demo merge (live α)" first' });
     this.stop();
-    const t0 = performance.now();
-    const ck = await loadCheckpoint(await this.mergeLive(alpha));
-    const t1 = performance.now();
-    try {
-      await cur.model.rebind(checkpointWeights(ck));
-    } finally {
-      await ck.close();
-    }
-    const t2 = performance.now();
+    const change = await cur.live.setAlpha(alpha);
     cur.chat.reset();
     cur.info = { ...cur.info, alpha, label: `demo merge, α = ${alpha}` };
-    return { alpha, remergeMs: t1 - t0, rebindMs: t2 - t1 };
+    return change;
   }
 
   /** The prompt exactly as the model sees it, special tokens included. */
@@ -189,9 +174,9 @@ export class Preview {
    */
   async compare(messages: ChatMessage[], system: string, alphas: number[], maxNewTokens: number, onUpdate: (columns: CompareColumn[]) => void): Promise<CompareColumn[]> {
     const cur = this.need();
-    if (cur.info.alpha === undefined) throw new ChatvecError('the comparison runs on the live demo merge', { code: 'preview-not-live', hint: 'Open "Demo merge (live α)" first' });
+    if (!cur.live) throw new ChatvecError('the comparison runs on the live demo merge', { code: 'preview-not-live', hint: 'Open "Demo merge (live α)" first' });
     if (alphas.length < 1 || alphas.length > 3) throw new RangeError('compare takes one to three α values');
-    const restore = cur.info.alpha;
+    const restore = cur.live.alpha;
     const columns: CompareColumn[] = [...alphas.map((a) => ({ label: `α = ${a}`, alpha: a as number | null, ids: [], text: '', done: false })), { label: 'CP model', alpha: null, ids: [], text: '', done: false }];
     const settings: PreviewSettings = { ...DEFAULT_SETTINGS, greedy: true, repetitionPenalty: 1, maxNewTokens };
     const runColumn = async (col: CompareColumn, session: ChatSession, files: Pick<PreviewFolder, 'tokenizerConfig' | 'chatTemplate' | 'tokenizer'>, label: string) => {
@@ -210,7 +195,7 @@ export class Preview {
         await this.setAlpha(col.alpha!);
         await runColumn(col, new ChatSession(cur.model, cur.tokenizer), cur, col.label);
       }
-      const cp = await openPreviewFolder(await this.cpWithChatTemplate(), await this.backendOptions(cur.info.backend));
+      const cp = await this.openCpWithChatTemplate(await this.backendOptions(cur.info.backend));
       try {
         await runColumn(columns[alphas.length], new ChatSession(cp.model, cp.tokenizer), cp, 'demo/cp');
       } finally {
@@ -225,7 +210,8 @@ export class Preview {
   async close(): Promise<void> {
     const cur = this.current;
     this.current = null;
-    if (cur) await cur.model.release();
+    if (cur?.live) await cur.live.close();
+    else if (cur) await cur.model.release();
   }
 
   private async run(session: ChatSession, files: Pick<PreviewFolder, 'tokenizerConfig' | 'chatTemplate' | 'tokenizer'> & { info: PreviewModelInfo }, messages: ChatMessage[], system: string, settings: PreviewSettings, onToken: (t: { id: number; text: string }) => void): Promise<GenerationResult> {
@@ -301,41 +287,29 @@ export class Preview {
     return new BlobTree(`demo/${role}`, files);
   }
 
+  private async demoTriplet(): Promise<{ cp: BlobTree; base: BlobTree; chat: BlobTree }> {
+    const [cp, base, chat] = await Promise.all((['cp', 'base', 'chat'] as const).map((role) => this.demoTree(role)));
+    return { cp, base, chat };
+  }
+
   /**
-   * The demo triplet merged at `alpha` by the merge engine (f32 output) into memory, with the side files a
-   * library merge gets (cp's config and tokenizer, the chat model's template and eos): a whole model folder.
+   * The demo cp's own weights with the side files a merge of the demo triplet gets (cp has no chat
+   * template of its own; the merge takes the chat model's template and eos). Reads no weights to plan.
    */
-  private async mergeLive(alpha: number): Promise<BlobTree> {
-    if (!Number.isFinite(alpha)) throw new ChatvecError('α must be a finite number', { code: 'bad-alpha', found: String(alpha) });
-    const trees = new Map<string, BlobTree>();
-    for (const role of MODEL_ROLES) trees.set(`demo/${role}`, await this.demoTree(role));
-    const recipe = { ...defaultRecipe('demo/cp', 'demo/base', 'demo/chat', alpha), dtype: 'f32' as const };
-    const inputs = await openInputs(recipe, (ref) => trees.get(ref)!);
-    const out = new MemoryFolder(`demo merge α=${alpha}`);
+  private async openCpWithChatTemplate(opts: Omit<PreviewModelOptions, 'config' | 'weights'>): Promise<PreviewFolder> {
+    const trees = await this.demoTriplet();
+    const byRef = new Map([trees.cp, trees.base, trees.chat].map((t) => [t.label, t]));
+    const recipe = { ...defaultRecipe(trees.cp.label, trees.base.label, trees.chat.label, 0), dtype: 'f32' as const };
+    const inputs = await openInputs(recipe, (ref) => byRef.get(ref)!);
     try {
       const plan = planMerge(inputs, recipe);
       if (hasErrors(plan)) throw new ChatvecError('the demo triplet cannot be merged', { code: 'plan-errors', found: plan.issues.filter((i) => i.severity === 'error').map((i) => i.message).join('; ') });
       const side = buildSideFiles(inputs, recipe, plan, inputs.described);
-      await runMerge(plan, out, { shardSize: recipe.shardSize, finalize: async (o) => { for (const [name, bytes] of side.files) await writeFileAtomic(o, name, bytes); } });
+      return await openPreviewFiles('demo/cp (chat template from demo/chat)', side.files, checkpointWeights(inputs.cp), opts);
     } finally {
       await inputs.close();
     }
-    return out.tree();
   }
-
-  /** The demo cp's weights with the merged model's side files: cp has no chat template of its own. */
-  private async cpWithChatTemplate(): Promise<BlobTree> {
-    const merged = await this.mergeLive(0);
-    const cp = await this.demoTree('cp');
-    const files = new Map<string, Blob>();
-    for (const name of await merged.list()) files.set(name, await blobOf(name.endsWith('.safetensors') ? cp : merged, name));
-    return new BlobTree('demo/cp (chat template from demo/chat)', files);
-  }
-}
-
-async function blobOf(tree: FileTree, name: string): Promise<Blob> {
-  const src = await tree.open(name);
-  return new Blob([(await src.read(0, src.size)) as Uint8Array<ArrayBuffer>]);
 }
 
 function withSystem(messages: ChatMessage[], system: string): ChatMessage[] {
@@ -350,54 +324,4 @@ function checkSettings(s: PreviewSettings): void {
   if (!(s.temperature >= 0)) throw bad('temperature', '≥ 0', s.temperature);
   if (!(s.topP > 0 && s.topP <= 1)) throw bad('top-p', '(0, 1]', s.topP);
   if (!Number.isSafeInteger(s.topK) || s.topK < 0) throw bad('top-k', 'an integer ≥ 0 (0 = off)', s.topK);
-}
-
-/** An OutputFolder in memory: the live merge's few MB never touch storage. */
-class MemoryFolder implements OutputFolder {
-  private readonly files = new Map<string, Uint8Array>();
-  constructor(readonly label: string) {}
-  async list(): Promise<string[]> {
-    return [...this.files.keys()];
-  }
-  async size(name: string): Promise<number | null> {
-    return this.files.get(name)?.length ?? null;
-  }
-  async openWriter(name: string, keepBytes = 0): Promise<OutputWriter> {
-    const files = this.files;
-    let data = (files.get(name) ?? new Uint8Array(0)).slice(0, keepBytes);
-    let length = data.length;
-    files.set(name, data);
-    return {
-      async write(bytes, position) {
-        if (position + bytes.length > data.length) {
-          const grown = new Uint8Array(Math.max(position + bytes.length, data.length * 2));
-          grown.set(data);
-          data = grown;
-        }
-        data.set(bytes, position);
-        length = Math.max(length, position + bytes.length);
-        files.set(name, data.subarray(0, length));
-      },
-      async sync() {},
-      async close() {},
-    };
-  }
-  async open(name: string): Promise<ByteSource> {
-    const data = this.files.get(name);
-    if (!data) throw new Error(`${this.label}: no file "${name}"`);
-    return new BlobSource(new Blob([data as Uint8Array<ArrayBuffer>]), `${this.label}/${name}`);
-  }
-  async rename(from: string, to: string): Promise<void> {
-    const data = this.files.get(from);
-    if (!data) throw new Error(`${this.label}: no file "${from}"`);
-    this.files.delete(from);
-    this.files.set(to, data);
-  }
-  async remove(name: string): Promise<void> {
-    this.files.delete(name);
-  }
-  /** The finished files as a FileTree. */
-  tree(): BlobTree {
-    return new BlobTree(this.label, new Map([...this.files].map(([name, data]) => [name, new Blob([data as Uint8Array<ArrayBuffer>])])));
-  }
 }

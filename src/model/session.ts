@@ -8,7 +8,7 @@ import { ChatvecError } from '../core/errors.ts';
 import type { FileTree } from '../core/sources/byte-source.ts';
 import { buildDecoderGraph, type DecoderGraph } from './graph/decoder-graph.ts';
 import { decoderParameterCount, decoderSpecFromConfig, type DecoderSpec } from './graph/decoder-spec.ts';
-import { checkpointWeights, packExternalData, type WeightSource } from './graph/external-data.ts';
+import { checkpointWeights, packExternalData, type ExternalDataFile, type WeightSource } from './graph/external-data.ts';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.ts';
 
 export type OrtModule = typeof Ort;
@@ -29,6 +29,11 @@ export interface PreviewModelOptions {
   numThreads?: number;
   /** Keep present key/values on the GPU between steps (webgpu only). */
   kvOnGpu?: boolean;
+  /**
+   * Keep the packed weight buffers and fill them again on `rebind` (live α rebinds often: reusing them
+   * saves allocating and zeroing a model's worth of memory each time, at the cost of holding it).
+   */
+  keepWeightBuffers?: boolean;
   signal?: AbortSignal;
   onProgress?: (p: { phase: 'weights' | 'session'; done: number; total: number }) => void;
 }
@@ -61,6 +66,7 @@ export class PreviewModel {
     private sessionRef: Ort.InferenceSession,
     private readonly sessionOptions: Ort.InferenceSession.SessionOptions,
     readonly timings: SessionTimings,
+    private weightBuffers: ExternalDataFile[] | null,
   ) {}
 
   static async create(opts: PreviewModelOptions): Promise<PreviewModel> {
@@ -74,8 +80,8 @@ export class PreviewModel {
       graphOptimizationLevel: 'all',
       ...(opts.kvOnGpu && eps[0] === 'webgpu' ? { preferredOutputLocation: Object.fromEntries(presentNames(spec).map((n) => [n, 'gpu-buffer' as const])) } : {}),
     };
-    const { session, timings } = await openSession(ort, graph, opts.weights, sessionOptions, opts);
-    return new PreviewModel(ort, spec, graph, session, sessionOptions, timings);
+    const { session, timings, externalData } = await openSession(ort, graph, opts.weights, sessionOptions, opts);
+    return new PreviewModel(ort, spec, graph, session, sessionOptions, timings, opts.keepWeightBuffers ? externalData : null);
   }
 
   get session(): Ort.InferenceSession {
@@ -91,7 +97,8 @@ export class PreviewModel {
    * new external data; the old session is released. Every KV cache made before is invalid after.
    */
   async rebind(weights: WeightSource, opts: Pick<PreviewModelOptions, 'signal' | 'onProgress'> = {}): Promise<SessionTimings> {
-    const { session, timings } = await openSession(this.ort, this.graph, weights, this.sessionOptions, opts);
+    const { session, timings, externalData } = await openSession(this.ort, this.graph, weights, this.sessionOptions, { ...opts, reuse: this.weightBuffers ?? undefined });
+    if (this.weightBuffers) this.weightBuffers = externalData;
     const old = this.sessionRef;
     this.sessionRef = session;
     await old.release();
@@ -147,6 +154,7 @@ export class PreviewModel {
   }
 
   async release(): Promise<void> {
+    this.weightBuffers = null;
     await this.sessionRef.release();
   }
 }
@@ -155,14 +163,14 @@ function presentNames(spec: DecoderSpec): string[] {
   return Array.from({ length: spec.numLayers }, (_, l) => [`present.${l}.key`, `present.${l}.value`]).flat();
 }
 
-async function openSession(ort: OrtModule, graph: DecoderGraph, weights: WeightSource, sessionOptions: Ort.InferenceSession.SessionOptions, opts: Pick<PreviewModelOptions, 'signal' | 'onProgress'>): Promise<{ session: Ort.InferenceSession; timings: SessionTimings }> {
+async function openSession(ort: OrtModule, graph: DecoderGraph, weights: WeightSource, sessionOptions: Ort.InferenceSession.SessionOptions, opts: Pick<PreviewModelOptions, 'signal' | 'onProgress'> & { reuse?: ExternalDataFile[] }): Promise<{ session: Ort.InferenceSession; timings: SessionTimings; externalData: ExternalDataFile[] }> {
   const t0 = performance.now();
-  const externalData = await packExternalData(graph, weights, { signal: opts.signal, onProgress: (done, total) => opts.onProgress?.({ phase: 'weights', done, total }) });
+  const externalData = await packExternalData(graph, weights, { signal: opts.signal, reuse: opts.reuse, onProgress: (done, total) => opts.onProgress?.({ phase: 'weights', done, total }) });
   const t1 = performance.now();
   opts.onProgress?.({ phase: 'session', done: 0, total: 1 });
   const session = await ort.InferenceSession.create(graph.modelBytes, { ...sessionOptions, externalData });
   opts.onProgress?.({ phase: 'session', done: 1, total: 1 });
-  return { session, timings: { packMs: t1 - t0, sessionMs: performance.now() - t1 } };
+  return { session, timings: { packMs: t1 - t0, sessionMs: performance.now() - t1 }, externalData };
 }
 
 /** A model folder opened for chat: the preview model, its tokenizer and the files generation needs. */
@@ -179,20 +187,28 @@ export interface PreviewFolder {
 export async function openPreviewFolder(tree: FileTree, opts: Omit<PreviewModelOptions, 'config' | 'weights'> = {}): Promise<PreviewFolder> {
   const ck: Checkpoint = await loadCheckpoint(tree);
   try {
-    const json = (name: string) => (ck.sideFiles.has(name) ? parseJsonObject(ck.sideFiles.get(name)!, `${ck.label}/${name}`) : null);
-    const config = ck.config;
-    if (!config) throw new ChatvecError('the model has no config.json', { code: 'preview-no-config', file: ck.label, hint: 'The preview builds the network from config.json; add it to the folder' });
-    const tokenizerJson = json('tokenizer.json');
-    if (!tokenizerJson) throw new ChatvecError('the model has no tokenizer.json', { code: 'preview-no-tokenizer', file: ck.label, hint: 'Copy tokenizer.json (and tokenizer_config.json) from the chat model into the folder' });
-    const tokenizerConfig = json('tokenizer_config.json') ?? {};
-    const generationConfig = json('generation_config.json');
-    const tokenizer = await loadTokenizer({ tokenizerJson, tokenizerConfig, generationConfig, config });
-    const model = await PreviewModel.create({ ...opts, config, weights: checkpointWeights(ck) });
-    const template = ck.sideFiles.get('chat_template.jinja');
-    return { model, tokenizer, tokenizerConfig, generationConfig, ...(template ? { chatTemplate: new TextDecoder().decode(template) } : {}) };
+    return await openPreviewFiles(ck.label, ck.sideFiles, checkpointWeights(ck), opts);
   } finally {
     await ck.close();
   }
+}
+
+/**
+ * The preview of a model given as its side files (config.json, tokenizer files, chat template) and its
+ * weights: a folder's, or a merge's held in memory.
+ */
+export async function openPreviewFiles(label: string, sideFiles: ReadonlyMap<string, Uint8Array>, weights: WeightSource, opts: Omit<PreviewModelOptions, 'config' | 'weights'> = {}): Promise<PreviewFolder> {
+  const json = (name: string) => (sideFiles.has(name) ? parseJsonObject(sideFiles.get(name)!, `${label}/${name}`) : null);
+  const config = json('config.json');
+  if (!config) throw new ChatvecError('the model has no config.json', { code: 'preview-no-config', file: label, hint: 'The preview builds the network from config.json; add it to the folder' });
+  const tokenizerJson = json('tokenizer.json');
+  if (!tokenizerJson) throw new ChatvecError('the model has no tokenizer.json', { code: 'preview-no-tokenizer', file: label, hint: 'Copy tokenizer.json (and tokenizer_config.json) from the chat model into the folder' });
+  const tokenizerConfig = json('tokenizer_config.json') ?? {};
+  const generationConfig = json('generation_config.json');
+  const tokenizer = await loadTokenizer({ tokenizerJson, tokenizerConfig, generationConfig, config });
+  const model = await PreviewModel.create({ ...opts, config, weights });
+  const template = sideFiles.get('chat_template.jinja');
+  return { model, tokenizer, tokenizerConfig, generationConfig, ...(template ? { chatTemplate: new TextDecoder().decode(template) } : {}) };
 }
 
 /** The part of navigator.gpu the backend choice looks at. */

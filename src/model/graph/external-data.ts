@@ -6,8 +6,12 @@ import type { DecoderGraph } from './decoder-graph.ts';
 
 /** f32 values of one tensor by HF name; `shape` is what the graph expects. */
 export type WeightGetter = (name: string, shape: number[]) => Float32Array | Promise<Float32Array>;
-/** Merged weights in memory, or a getter that reads / computes them one tensor at a time. */
-export type WeightSource = Map<string, Float32Array> | WeightGetter;
+/** Writes the f32 values of one tensor into `out` (the live merge fills the graph's buffers in place). */
+export interface WeightFiller {
+  fill(name: string, shape: number[], out: Float32Array): void | Promise<void>;
+}
+/** Merged weights in memory, a getter that reads / computes them one tensor at a time, or a filler. */
+export type WeightSource = Map<string, Float32Array> | WeightGetter | WeightFiller;
 
 /** The `externalData` entries of ORT's session options. */
 export interface ExternalDataFile {
@@ -17,21 +21,37 @@ export interface ExternalDataFile {
 
 export interface PackOptions {
   signal?: AbortSignal;
+  /** Buffers of an earlier pack of the same graph to fill again (ORT copies external data at session creation). */
+  reuse?: ExternalDataFile[];
   onProgress?: (done: number, total: number) => void;
 }
 
 /** Read every weight once and write it (as f32 or f16) where the graph's initializers point. */
 export async function packExternalData(graph: DecoderGraph, weights: WeightSource, opts: PackOptions = {}): Promise<ExternalDataFile[]> {
-  const files = new Map(graph.files.map((f) => [f.path, new Uint8Array(f.byteLength)]));
+  const reuse = new Map((opts.reuse ?? []).map((f) => [f.path, f.data]));
+  const files = new Map(graph.files.map((f) => {
+    const old = reuse.get(f.path);
+    return [f.path, old && old.length === f.byteLength ? old : new Uint8Array(f.byteLength)];
+  }));
   const total = graph.weights.reduce((a, s) => a + s.byteLength, 0);
   let done = 0;
   for (const slot of graph.weights) {
     throwIfAborted(opts.signal);
-    const values = typeof weights === 'function' ? await weights(slot.name, slot.shape) : weights.get(slot.name);
     const count = slot.shape.reduce((a, b) => a * b, 1);
+    const dst = files.get(slot.file)!.subarray(slot.offset, slot.offset + slot.byteLength);
+    if (!(weights instanceof Map) && typeof weights !== 'function') {
+      // f32 slots are filled in place (offsets are aligned); f16 ones through an f32 buffer.
+      const direct = slot.dtype === 'f32' ? new Float32Array(dst.buffer, dst.byteOffset, count) : null;
+      const values = direct ?? new Float32Array(count);
+      await weights.fill(slot.name, slot.shape, values);
+      if (!direct) encodeFromF32(values, 'F16', dst, count);
+      done += slot.byteLength;
+      opts.onProgress?.(done, total);
+      continue;
+    }
+    const values = typeof weights === 'function' ? await weights(slot.name, slot.shape) : weights.get(slot.name);
     if (!values) throw new ChatvecError('a weight the preview needs is missing', { code: 'preview-missing-tensor', tensor: slot.name, expected: `shape [${slot.shape.join(', ')}]`, found: 'no such tensor', hint: missingHint(slot.name) });
     if (values.length !== count) throw new ChatvecError('a weight has the wrong size for config.json', { code: 'preview-tensor-shape', tensor: slot.name, expected: `${count} values (shape [${slot.shape.join(', ')}])`, found: `${values.length} values` });
-    const dst = files.get(slot.file)!.subarray(slot.offset, slot.offset + slot.byteLength);
     encodeFromF32(values, slot.dtype === 'f16' ? 'F16' : 'F32', dst, count);
     done += slot.byteLength;
     opts.onProgress?.(done, total);
