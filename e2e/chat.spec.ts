@@ -40,9 +40,9 @@ async function referenceGenerate(out: string, prompt: number[], maxNewTokens: nu
   }
 }
 
-function cliGenerate(alpha: number): { promptIds: number[]; ids: number[]; out: string } {
-  const out = join(dir, `alpha-${alpha}`);
-  execFileSync('node', ['--import', 'tsx', 'src/cli/main.ts', 'merge', '--base', 'public/demo/base', '--chat', 'public/demo/chat', '--cp', 'public/demo/cp', '--alpha', String(alpha), '--dtype', 'f32', '--out', out], { stdio: 'pipe' });
+function cliGenerate(alpha: number, dtype = 'f32'): { promptIds: number[]; ids: number[]; out: string } {
+  const out = join(dir, `alpha-${alpha}-${dtype}`);
+  execFileSync('node', ['--import', 'tsx', 'src/cli/main.ts', 'merge', '--base', 'public/demo/base', '--chat', 'public/demo/chat', '--cp', 'public/demo/cp', '--alpha', String(alpha), '--dtype', dtype, '--out', out], { stdio: 'pipe' });
   const json = execFileSync('node', ['--import', 'tsx', 'src/cli/main.ts', 'generate', '--model', out, '--prompt', PROMPT, '--greedy', '--max-new-tokens', '16', '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const r = JSON.parse(json) as { prompt_ids: number[]; ids: number[] };
   return { promptIds: r.prompt_ids, ids: r.ids, out };
@@ -160,6 +160,33 @@ test('chat on the live demo merge: streamed tokens, the CLI\'s greedy ids, live 
   // The comparison puts the live model back at its α.
   await expect(chat.getByTestId('chat-info')).toContainText('demo merge, α = 0.5');
   await chat.getByTestId('compare').screenshot({ path: 'test-results/compare.png' });
+});
+
+test('chat with a model merged into the library: the CLI\'s greedy ids for the same merge', async ({ page }) => {
+  test.setTimeout(120_000);
+  // The studio's merge keeps cp's dtype (auto), as the CLI does without --dtype.
+  const cli = cliGenerate(0.5, 'auto');
+  await page.getByTestId('vector-0').getByTestId('alpha').fill('0.5');
+  await expect(page.getByTestId('report-recipe')).toContainText('α = 0.5');
+  await expect(page.getByTestId('report')).toHaveAttribute('data-state', 'ready');
+  await page.getByTestId('merge-name').fill('chat me');
+  await page.getByTestId('merge-start').click();
+  await expect(page.getByTestId('merge-done')).toContainText('Merged chat me', { timeout: 60_000 });
+
+  const chat = page.getByTestId('chat');
+  await chat.scrollIntoViewIfNeeded();
+  const option = chat.getByTestId('chat-model').locator('option', { hasText: 'Library: chat me' });
+  await expect(option).toHaveCount(1, { timeout: 10_000 });
+  await chat.getByTestId('chat-model').selectOption({ label: 'Library: chat me' });
+  await chat.getByTestId('chat-backend').selectOption('wasm');
+  await chat.getByTestId('chat-open').click();
+  await expect(chat.getByTestId('chat-info')).toContainText('chat me', { timeout: 60_000 });
+  // A library model has no live α.
+  await expect(chat.getByTestId('chat-alpha')).toHaveCount(0);
+  await chat.getByTestId('chat-show-settings').click();
+  await chat.getByTestId('chat-max-tokens').fill('16');
+  const reply = await send(page, PROMPT);
+  expect(reply.ids).toEqual(cli.ids);
 });
 
 test('the WebGPU backend gives the reference forward pass\'s greedy ids', async ({ page }) => {
