@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
@@ -187,6 +187,33 @@ test('chat with a model merged into the library: the CLI\'s greedy ids for the s
   await chat.getByTestId('chat-max-tokens').fill('16');
   const reply = await send(page, PROMPT);
   expect(reply.ids).toEqual(cli.ids);
+});
+
+test('the live merge follows the recipe\'s models: a cp from a local folder is read through the studio worker', async ({ page }) => {
+  test.setTimeout(120_000);
+  // The demo cp's files under another name: same weights, so the same greedy ids as the demo merge at α = 1.
+  const mycp = join(dir, 'mycp');
+  cpSync('public/demo/cp', mycp, { recursive: true });
+  const cp = page.getByTestId('slot-cp');
+  await cp.getByTestId('folder-input').setInputFiles(mycp);
+  await expect(cp.getByTestId('slot-ref')).toHaveText('local/mycp');
+  await expect(page.getByTestId('report')).toHaveAttribute('data-state', 'ready');
+
+  const chat = page.getByTestId('chat');
+  await chat.scrollIntoViewIfNeeded();
+  await expect(chat.getByTestId('chat-model').locator('option[value="live"]')).toHaveText('Recipe merge (live α)');
+  await chat.getByTestId('chat-model').selectOption('live');
+  await chat.getByTestId('chat-backend').selectOption('wasm');
+  await chat.getByTestId('chat-open').click();
+  await expect(chat.getByTestId('chat-info')).toContainText('merge of local/mycp + α·(demo/chat − demo/base), α = 1', { timeout: 60_000 });
+  await chat.getByTestId('chat-show-settings').click();
+  await chat.getByTestId('chat-max-tokens').fill('16');
+  expect((await send(page, PROMPT)).ids).toEqual(cliIds.get(1));
+
+  await chat.getByTestId('chat-alpha').fill('0.5');
+  await expect(chat.getByTestId('chat-info')).toContainText('merge of local/mycp + α·(demo/chat − demo/base), α = 0.5', { timeout: 30_000 });
+  await chat.getByTestId('chat-clear').click();
+  expect((await send(page, PROMPT)).ids).toEqual(cliIds.get(0.5));
 });
 
 test('the WebGPU backend gives the reference forward pass\'s greedy ids', async ({ page }) => {

@@ -15,15 +15,28 @@ import { DirectoryHandleTree } from '../src/core/sources/directory-handle.ts';
 import { renderChatPrompt, type ChatMessage } from '../src/model/chat-template.ts';
 import { ChatSession, type GenerationStats } from '../src/model/generate.ts';
 import { checkpointWeights } from '../src/model/graph/external-data.ts';
-import { LiveModel, type AlphaChange } from '../src/model/live-model.ts';
+import { LiveModel, type AlphaChange, type LiveRecipeSettings, type LiveTriplet } from '../src/model/live-model.ts';
+import { RemoteTree, type TreeReader } from '../src/core/sources/remote-tree.ts';
 import { choosePreviewBackend, openPreviewFiles, openPreviewFolder, type GpuLike, type PreviewFolder, type PreviewModelOptions } from '../src/model/session.ts';
 import { Library } from './library.ts';
 import { DEMO_FILES, MODEL_ROLES, type ModelRole } from './studio-api.ts';
 
 export type { AlphaChange, ChatMessage };
 
-/** What to chat with. `live`: the demo triplet merged in memory at `alpha` (θ = cp + α·τ, f32). */
-export type PreviewSource = { kind: 'demo'; role: ModelRole } | { kind: 'library'; id: string } | { kind: 'live'; alpha: number };
+/** Recipe references of a chat-vector triplet. */
+export interface LiveModels {
+  cp: string;
+  base: string;
+  chat: string;
+}
+
+/**
+ * What to chat with. `live`: a triplet merged in memory at `alpha` (θ = cp + α·τ, f32): the recipe's models
+ * (read from the studio worker, see `connectModels`), or the demo triplet when `models` is left out.
+ */
+export type PreviewSource = { kind: 'demo'; role: ModelRole } | { kind: 'library'; id: string } | { kind: 'live'; alpha: number; models?: LiveModels; settings?: LiveRecipeSettings };
+
+const DEMO_MODELS: LiveModels = { cp: 'demo/cp', base: 'demo/base', chat: 'demo/chat' };
 
 export type PreviewBackend = 'wasm' | 'webgpu';
 
@@ -72,8 +85,9 @@ export interface CompareColumn {
 interface OpenModel extends PreviewFolder {
   info: PreviewModelInfo;
   chat: ChatSession;
-  /** The live demo merge, when that is what is open. */
+  /** The live merge, when that is what is open, and its models. */
   live?: LiveModel;
+  liveModels?: LiveModels;
 }
 
 export interface PreviewEnv {
@@ -92,9 +106,15 @@ export class Preview {
   private demoTrees = new Map<ModelRole, Promise<BlobTree>>();
   private controller: AbortController | null = null;
   private readonly library: Library | null;
+  private models: TreeReader | null = null;
 
   constructor(private readonly env: PreviewEnv) {
     this.library = env.root ? new Library(env.root) : null;
+  }
+
+  /** Where the recipe's models are read from for a live merge (the studio worker, which loaded them). */
+  connectModels(reader: TreeReader): void {
+    this.models = reader;
   }
 
   /** What this machine can run: WebGPU (and whether it has f16 shaders). */
@@ -112,12 +132,12 @@ export class Preview {
     let label: string;
     let live: LiveModel | undefined;
     if (source.kind === 'live') {
-      live = await LiveModel.open(await this.demoTriplet(), { ...opts, alpha: source.alpha });
+      live = await LiveModel.open(this.triplet(source.models), { ...opts, alpha: source.alpha, ...(source.settings ? { settings: source.settings } : {}) });
       folder = live.folder;
-      label = `demo merge, α = ${source.alpha}`;
+      label = liveLabel(source.models, source.alpha);
     } else if (source.kind === 'demo' && source.role === 'cp') {
       label = 'demo/cp (chat template from demo/chat)';
-      folder = await this.openCpWithChatTemplate(opts);
+      folder = await this.openCpWithChatTemplate(DEMO_MODELS, opts);
     } else {
       const tree = await this.tree(source);
       label = tree.label;
@@ -135,19 +155,19 @@ export class Preview {
       loadMs: performance.now() - t0,
       ...(source.kind === 'live' ? { alpha: source.alpha } : {}),
     };
-    this.current = { ...folder, info, chat: new ChatSession(folder.model, folder.tokenizer), ...(live ? { live } : {}) };
+    this.current = { ...folder, info, chat: new ChatSession(folder.model, folder.tokenizer), ...(live ? { live, liveModels: source.kind === 'live' ? source.models ?? DEMO_MODELS : DEMO_MODELS } : {}) };
     return info;
   }
 
   /** Live α: merge the demo triplet again at `alpha` and swap the weights in; the KV cache starts over. */
-  async setAlpha(alpha: number): Promise<AlphaChange> {
+  async setAlpha(alpha: number): Promise<AlphaChange & { label: string }> {
     const cur = this.need();
     if (!cur.live) throw new ChatvecError('α can change only for the live demo merge', { code: 'preview-not-live', hint: 'Open "Demo merge (live α)" first' });
     this.stop();
     const change = await cur.live.setAlpha(alpha);
     cur.chat.reset();
-    cur.info = { ...cur.info, alpha, label: `demo merge, α = ${alpha}` };
-    return change;
+    cur.info = { ...cur.info, alpha, label: liveLabel(cur.liveModels, alpha) };
+    return { ...change, label: cur.info.label };
   }
 
   /** The prompt exactly as the model sees it, special tokens included. */
@@ -195,9 +215,9 @@ export class Preview {
         await this.setAlpha(col.alpha!);
         await runColumn(col, new ChatSession(cur.model, cur.tokenizer), cur, col.label);
       }
-      const cp = await this.openCpWithChatTemplate(await this.backendOptions(cur.info.backend));
+      const cp = await this.openCpWithChatTemplate(cur.liveModels ?? DEMO_MODELS, await this.backendOptions(cur.info.backend));
       try {
-        await runColumn(columns[alphas.length], new ChatSession(cp.model, cp.tokenizer), cp, 'demo/cp');
+        await runColumn(columns[alphas.length], new ChatSession(cp.model, cp.tokenizer), cp, (cur.liveModels ?? DEMO_MODELS).cp);
       } finally {
         await cp.model.release();
       }
@@ -287,17 +307,23 @@ export class Preview {
     return new BlobTree(`demo/${role}`, files);
   }
 
-  private async demoTriplet(): Promise<{ cp: BlobTree; base: BlobTree; chat: BlobTree }> {
-    const [cp, base, chat] = await Promise.all((['cp', 'base', 'chat'] as const).map((role) => this.demoTree(role)));
-    return { cp, base, chat };
+  /** The files of a live triplet: the demo's, fetched here, or the recipe's, read from the studio worker. */
+  private triplet(models: LiveModels = DEMO_MODELS): LiveTriplet {
+    if (isDemo(models)) {
+      const lazy = (role: ModelRole): FileTree => ({ label: `demo/${role}`, list: async () => (await this.demoTree(role)).list(), open: async (path) => (await this.demoTree(role)).open(path) });
+      return { cp: lazy('cp'), base: lazy('base'), chat: lazy('chat') };
+    }
+    const reader = this.models;
+    if (!reader) throw new ChatvecError('the chat preview cannot reach the recipe\'s models', { code: 'preview-no-models', file: models.cp, hint: 'Reload the page; the studio connects the preview to its models when it starts' });
+    return { cp: new RemoteTree(models.cp, reader), base: new RemoteTree(models.base, reader), chat: new RemoteTree(models.chat, reader) };
   }
 
   /**
-   * The demo cp's own weights with the side files a merge of the demo triplet gets (cp has no chat
-   * template of its own; the merge takes the chat model's template and eos). Reads no weights to plan.
+   * cp's own weights with the side files a merge of the triplet gets (cp has no chat template of its
+   * own; the merge takes the chat model's template and eos). Reads no weights to plan.
    */
-  private async openCpWithChatTemplate(opts: Omit<PreviewModelOptions, 'config' | 'weights'>): Promise<PreviewFolder> {
-    const trees = await this.demoTriplet();
+  private async openCpWithChatTemplate(models: LiveModels, opts: Omit<PreviewModelOptions, 'config' | 'weights'>): Promise<PreviewFolder> {
+    const trees = this.triplet(models);
     const byRef = new Map([trees.cp, trees.base, trees.chat].map((t) => [t.label, t]));
     const recipe = { ...defaultRecipe(trees.cp.label, trees.base.label, trees.chat.label, 0), dtype: 'f32' as const };
     const inputs = await openInputs(recipe, (ref) => byRef.get(ref)!);
@@ -305,11 +331,19 @@ export class Preview {
       const plan = planMerge(inputs, recipe);
       if (hasErrors(plan)) throw new ChatvecError('the demo triplet cannot be merged', { code: 'plan-errors', found: plan.issues.filter((i) => i.severity === 'error').map((i) => i.message).join('; ') });
       const side = buildSideFiles(inputs, recipe, plan, inputs.described);
-      return await openPreviewFiles('demo/cp (chat template from demo/chat)', side.files, checkpointWeights(inputs.cp), opts);
+      return await openPreviewFiles(`${models.cp} (chat template from ${models.chat})`, side.files, checkpointWeights(inputs.cp), opts);
     } finally {
       await inputs.close();
     }
   }
+}
+
+function isDemo(models: LiveModels): boolean {
+  return models.cp === DEMO_MODELS.cp && models.base === DEMO_MODELS.base && models.chat === DEMO_MODELS.chat;
+}
+
+function liveLabel(models: LiveModels = DEMO_MODELS, alpha: number): string {
+  return isDemo(models) ? `demo merge, α = ${alpha}` : `merge of ${models.cp} + α·(${models.chat} − ${models.base}), α = ${alpha}`;
 }
 
 function withSystem(messages: ChatMessage[], system: string): ChatMessage[] {

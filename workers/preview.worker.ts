@@ -4,6 +4,7 @@
 import * as Comlink from 'comlink';
 import { Preview, type ChatMessage, type CompareColumn, type PreviewBackend, type PreviewSettings, type PreviewSource } from './preview-api.ts';
 import type { GpuLike } from '../src/model/session.ts';
+import type { TreeReader } from '../src/core/sources/remote-tree.ts';
 
 const preview = new Preview({
   demoUrl: new URL(`${import.meta.env.BASE_URL}demo/`, self.location.href).href,
@@ -21,6 +22,8 @@ async function withCallback<T, C>(callback: C, run: (callback: C) => Promise<T>)
 }
 
 const api = {
+  /** The studio worker's models, served on `port` (see its `connectPreview`), for live merges of the recipe. */
+  connectModels: async (port: MessagePort) => preview.connectModels(Comlink.wrap<TreeReader>(port)),
   backends: () => preview.backends(),
   open: (source: PreviewSource, backend: PreviewBackend) => preview.open(source, backend),
   setAlpha: (alpha: number) => preview.setAlpha(alpha),

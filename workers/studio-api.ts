@@ -1,4 +1,5 @@
 import { createSHA256 } from 'hash-wasm';
+import { treeReader, type TreeReader } from '../src/core/sources/remote-tree.ts';
 import { loadCheckpoint } from '../src/core/checkpoint.ts';
 import { summarizeCheckpoint } from '../src/core/summary.ts';
 import { CancelledError, ChatvecError } from '../src/core/errors.ts';
@@ -396,6 +397,11 @@ export class Studio {
         hint: 'Delete merged models from the library, evict Hub cache entries, or click "Keep data" so the browser may keep more; freeing disk space raises the quota too',
       });
     }
+  }
+
+  /** Read access to the loaded models for another worker (the chat preview's live merge of the recipe). */
+  sourceReader(): TreeReader {
+    return treeReader((ref) => this.resolve(ref));
   }
 
   /** A recipe reference's files: a loaded source, or a demo or library model loaded on demand. */

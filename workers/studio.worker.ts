@@ -46,6 +46,8 @@ const api = {
   /** Test and benchmark knobs: chunk size and resume-point spacing of merges (see src/ui/INTEGRATION.md). */
   tune: async (tuning: MergeTuning) => studio.tune(tuning),
   setBackend: async (choice: BackendChoice) => studio.setBackend(choice),
+  /** Serve the loaded models' bytes on `port` (the chat preview worker reads the recipe's models through it). */
+  connectPreview: async (port: MessagePort) => Comlink.expose(studio.sourceReader(), port),
 } satisfies StudioApi & Record<string, unknown>;
 export type StudioWorkerApi = typeof api;
 

@@ -19,8 +19,13 @@ export interface LiveTriplet {
   chat: FileTree;
 }
 
+/** The parts of a recipe a live merge follows (its α is one number, for the one chat vector). */
+export type LiveRecipeSettings = Partial<Pick<Recipe, 'embeddings' | 'skip' | 'copyTokenRows'>>;
+
 export interface LiveModelOptions extends Omit<PreviewModelOptions, 'config' | 'weights' | 'onProgress'> {
   alpha: number;
+  /** Embedding policy, skipped tensors and copied token rows (default: overlap, none, none). */
+  settings?: LiveRecipeSettings;
   /** Reading the triplet (bytes of tensor data) and building the first session. */
   onProgress?: (p: { phase: 'read' | 'weights' | 'session'; done: number; total: number }) => void;
 }
@@ -46,14 +51,14 @@ export class LiveModel {
 
   /** Open the merge cp + α·(chat − base) of `triplet` (recipe refs are the trees' labels). */
   static async open(triplet: LiveTriplet, opts: LiveModelOptions): Promise<LiveModel> {
-    const recipe: Recipe = { ...defaultRecipe(triplet.cp.label, triplet.base.label, triplet.chat.label, checkAlpha(opts.alpha)), dtype: 'f32' };
+    const recipe: Recipe = { ...defaultRecipe(triplet.cp.label, triplet.base.label, triplet.chat.label, checkAlpha(opts.alpha)), ...opts.settings, dtype: 'f32' };
     const trees = new Map([[triplet.cp.label, triplet.cp], [triplet.base.label, triplet.base], [triplet.chat.label, triplet.chat]]);
     const inputs = await openInputs(recipe, (ref) => trees.get(ref)!);
     try {
       const plan = planOrThrow(inputs, recipe);
       const side = buildSideFiles(inputs, recipe, plan, inputs.described);
       const weights = await LiveWeights.load(plan, { signal: opts.signal, onProgress: (done, total) => opts.onProgress?.({ phase: 'read', done, total }) });
-      const { alpha: _alpha, onProgress, ...modelOpts } = opts;
+      const { alpha: _alpha, settings: _settings, onProgress, ...modelOpts } = opts;
       const folder = await openPreviewFiles(`merge α=${opts.alpha}`, side.files, filler(weights, plan), {
         ...modelOpts,
         keepWeightBuffers: true,

@@ -6,7 +6,8 @@ import * as Comlink from 'comlink';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { ChatMessage, CompareColumn, PreviewBackend, PreviewModelInfo, PreviewSettings, PreviewSource } from '../../../workers/preview-api.ts';
 import { LIBRARY_CHANGED } from '../merge/merge-store.ts';
-import { errorMessage, getWorker } from '../store.ts';
+import { errorMessage, getWorker, useStudio } from '../store.ts';
+import type { Recipe } from '../../core/recipe.ts';
 import { getPreviewWorker } from './preview-client.ts';
 import './chat.css';
 
@@ -29,7 +30,15 @@ interface Stats {
   stopReason: string;
 }
 
+/** The live merge of the recipe's cp and first chat vector, with its embedding policy, skips and token rows. */
+function liveSource(recipe: Recipe | null, alpha: number): PreviewSource {
+  if (!recipe) return { kind: 'live', alpha };
+  const v = recipe.vectors[0];
+  return { kind: 'live', alpha, models: { cp: recipe.cp, base: v.base, chat: v.chat }, settings: { embeddings: recipe.embeddings, skip: recipe.skip, copyTokenRows: recipe.copyTokenRows } };
+}
+
 export function ChatView() {
+  const recipe = useStudio((s) => s.recipe);
   const [choice, setChoice] = useState(LIVE);
   const [library, setLibrary] = useState<{ id: string; name: string }[]>([]);
   const [backend, setBackend] = useState<PreviewBackend>('wasm');
@@ -87,7 +96,7 @@ export function ChatView() {
   }, [showPrompt, info, turns, system, draft]);
 
   async function open() {
-    const source: PreviewSource = choice === LIVE ? { kind: 'live', alpha } : choice === DEMO_CP ? { kind: 'demo', role: 'cp' } : { kind: 'library', id: choice };
+    const source: PreviewSource = choice === LIVE ? liveSource(recipe, alpha) : choice === DEMO_CP ? { kind: 'demo', role: 'cp' } : { kind: 'library', id: choice };
     setOpening(true);
     setError(null);
     setInfo(null);
@@ -115,7 +124,7 @@ export function ChatView() {
         pendingAlpha.current = null;
         const change = await getPreviewWorker().setAlpha(next);
         setLatency({ remergeMs: change.remergeMs, rebindMs: change.rebindMs });
-        setInfo((i) => (i ? { ...i, alpha: change.alpha, label: `demo merge, α = ${change.alpha}` } : i));
+        setInfo((i) => (i ? { ...i, alpha: change.alpha, label: change.label } : i));
       }
     } catch (e) {
       setError(errorMessage(e));
@@ -190,7 +199,7 @@ export function ChatView() {
         <label className="field">
           Model
           <select data-testid="chat-model" value={choice} onChange={(e) => setChoice(e.target.value)}>
-            <option value={LIVE}>Demo merge (live α)</option>
+            <option value={LIVE}>{recipe ? 'Recipe merge (live α)' : 'Demo merge (live α)'}</option>
             <option value={DEMO_CP}>Demo cp</option>
             {library.map((m) => (
               <option key={m.id} value={m.id}>
@@ -225,6 +234,11 @@ export function ChatView() {
         </p>
       )}
 
+      {live && recipe && (recipe.vectors.length > 1 || typeof recipe.vectors[0].alpha !== 'number') && (
+        <p className="muted small" data-testid="chat-live-note">
+          The slider sets one α for the first chat vector; the recipe's other vectors and per-layer α apply only to real merges.
+        </p>
+      )}
       {live && (
         <div className="chat-alpha">
           <label htmlFor="chat-alpha">α</label>
