@@ -72,6 +72,10 @@ export interface SweepPoint {
   /** ms spent re-merging + rebinding and generating at this α. */
   alphaChangeMs: number;
   generateMs: number;
+  /** ms spent scoring the held-out text at this α (not part of generateMs); absent without held-out text. */
+  perplexityMs?: number;
+  /** Held-out tokens the perplexity is over (predicted tokens); absent without held-out text. */
+  perplexityTokens?: number;
 }
 
 export interface SweepRecommendation {
