@@ -35,6 +35,8 @@ usage:
   chatvec generate --model DIR (--prompt TEXT | --messages FILE.json) [--raw] [--max-new-tokens N]
                    [--greedy | --temperature T --top-p P --seed S] [--json]
   chatvec prompt --model DIR --messages FILE.json [--no-generation-prompt]
+  chatvec sweep --base B --chat C --cp P --alphas LIST --prompts (builtin:LANG | FILE.jsonl) [--lang LANG]
+                [--max-new-tokens N] [--threshold T] [--system TEXT] [--json|--csv]
 
 merge options:
   --embeddings overlap|skip   vocabulary tensors whose rows differ: add α·τ on shared rows (default) or keep cp's
@@ -56,6 +58,12 @@ generate: chat with a model folder as the studio's preview does (ONNX graph from
 prompt: the model's chat template (chat_template.jinja, else tokenizer_config.json) applied to the messages,
   printed exactly as rendered, with no newline added; the assistant header is added unless --no-generation-prompt
 
+sweep: merge in memory at each α of LIST (0,0.25,0.5 or from:to:step like 0:1:0.25), answer every prompt greedily
+  (default 64 new tokens), and measure the share of answers in the target language, eos within the limit, length,
+  distinct-1/2 and perplexity on held-out text; recommends the highest α whose target-language rate is ≥ T
+  (default 0.9). LANG: ko, zh-Hant, zh-Hans, ja, en (builtin:LANG sets it; required with a file of
+  {"text": "…"} lines). Prints a table per α; --json the whole result, --csv one row per (α, prompt)
+
 models: a local folder, or a Hugging Face Hub repository owner/name[@revision] (also hf://owner/name);
   HF_ENDPOINT sets the Hub endpoint (mirrors), HF_TOKEN the access token for gated or private repositories.
 
@@ -72,6 +80,7 @@ const OPTIONS: ParseArgsConfig['options'] = {
   model: { type: 'string' }, prompt: { type: 'string' }, messages: { type: 'string' }, raw: { type: 'boolean' }, 'max-new-tokens': { type: 'string' },
   greedy: { type: 'boolean' }, temperature: { type: 'string' }, 'top-p': { type: 'string' }, seed: { type: 'string' },
   'no-generation-prompt': { type: 'boolean' },
+  alphas: { type: 'string' }, prompts: { type: 'string' }, lang: { type: 'string' }, threshold: { type: 'string' }, system: { type: 'string' },
 };
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -109,6 +118,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./generate-command.ts')).generateCmd(rest, values, (m) => new UsageError(m));
       case 'prompt':
         return await promptCmd(rest, values);
+      case 'sweep':
+        return await (await import('./sweep-command.ts')).sweepCmd(rest, values, (m) => new UsageError(m), (ref) => modelTree(process.cwd(), ref));
       default:
         throw new UsageError(`unknown command "${cmd}"`);
     }

@@ -28,6 +28,9 @@ describe('recommendAlpha', () => {
       reasoning: 'No α reaches the threshold of 90% answers in Simplified Chinese: the highest target-language rate is 45% (9/20) at α = 0.5. Check that cp alone answers in Simplified Chinese (α = 0), try smaller α values, or lower the threshold.',
     });
   });
+  it('none qualifies and every α has the same rate', () => {
+    expect(recommendAlpha({ points: [point(0, 0), point(1, 0)], threshold: 0.9, prompts: 4, lang: 'en' }).reasoning).toBe('No α reaches the threshold of 90% answers in English: the highest target-language rate is 0% (0/4) at every α tried. Check that cp alone answers in English (α = 0), try smaller α values, or lower the threshold.');
+  });
   it('threshold 0 takes the highest α; a bad threshold is an error', () => {
     expect(recommendAlpha({ points: [point(0, 0), point(2, 0)], threshold: 0, prompts: 3, lang: 'en' }).alpha).toBe(2);
     expect(() => recommendAlpha({ points: [], threshold: 1.5, prompts: 3, lang: 'en' })).toThrow('tensor "threshold": the threshold must be a rate from 0 to 1; expected 0 ≤ threshold ≤ 1 (e.g. 0.9), found 1.5');

@@ -37,11 +37,12 @@ export function recommendAlpha(params: RecommendAlphaParams): SweepRecommendatio
   const best = qualifying.at(-1);
   if (!best) {
     const top = byAlpha.reduce((m, p) => (p.targetLanguageRate >= m.targetLanguageRate ? p : m));
+    const where = byAlpha.length > 1 && byAlpha.every((p) => p.targetLanguageRate === top.targetLanguageRate) ? 'at every α tried' : `at α = ${top.alpha}`;
     return {
       alpha: null,
       threshold,
       reasoning:
-        `No α reaches the threshold of ${pct} answers in ${language}: the highest target-language rate is ${formatRate(top.targetLanguageRate, prompts)} at α = ${top.alpha}. ` +
+        `No α reaches the threshold of ${pct} answers in ${language}: the highest target-language rate is ${formatRate(top.targetLanguageRate, prompts)} ${where}. ` +
         `Check that cp alone answers in ${language} (α = 0), try smaller α values, or lower the threshold.`,
     };
   }

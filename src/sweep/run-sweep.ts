@@ -18,6 +18,8 @@ import { sweepMessages, type PromptSet, type SweepPoint, type SweepProgress, typ
 export interface SweepModel {
   /** Read again after every setAlpha. */
   readonly folder: PreviewFolder;
+  /** The α the model holds now, when known: a sweep that starts there skips its first re-merge. */
+  readonly alpha?: number;
   setAlpha(alpha: number, opts?: { signal?: AbortSignal }): Promise<unknown>;
 }
 
@@ -42,7 +44,8 @@ export interface RunSweepParams {
 }
 
 /**
- * Run the sweep. For every α in `settings.alphas`, in order: `model.setAlpha(α)`; then for every prompt,
+ * Run the sweep. For every α in `settings.alphas`, in order: `model.setAlpha(α)` (unless the model is at
+ * that α already); then for every prompt,
  * the prompt rendered through the model's chat template exactly as the chat preview does (messages from
  * `sweepMessages`, add_generation_prompt, chat_template.jinja when the folder has one; the template's
  * date is `now`), encoded without adding special tokens, answered greedily (repetition penalty from the
@@ -69,7 +72,7 @@ export async function runSweep(params: RunSweepParams): Promise<SweepResult> {
     throwIfAborted(signal);
     progress(alphaIndex, 0, 'merge');
     const tMerge = performance.now();
-    await model.setAlpha(alpha, { signal });
+    if (model.alpha !== alpha) await model.setAlpha(alpha, { signal });
     const alphaChangeMs = performance.now() - tMerge;
     const folder = model.folder;
 
