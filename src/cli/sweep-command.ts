@@ -12,7 +12,7 @@ import { parseAlphaList } from '../sweep/alphas.ts';
 import { sweepResponsesCsv, sweepResultJson } from '../sweep/export.ts';
 import { TARGET_SCRIPTS } from '../sweep/metrics.ts';
 import { builtinPromptSet, isSweepLang, parsePromptJsonl, SWEEP_LANGS } from '../sweep/prompt-sets.ts';
-import { DEFAULT_THRESHOLD, formatRate } from '../sweep/recommend.ts';
+import { DEFAULT_THRESHOLD, formatPercent, formatRate } from '../sweep/recommend.ts';
 import { DEFAULT_SWEEP_SETTINGS, MAX_SWEEP_NEW_TOKENS, runSweep } from '../sweep/run-sweep.ts';
 import type { PromptSet, SweepProgress, SweepResult, SweepSettings } from '../sweep/types.ts';
 import type { UsageErrorFactory } from './generate-command.ts';
@@ -124,7 +124,7 @@ export function formatSweepTable(result: SweepResult): string {
     line(head),
     ...rows.map(line),
     '',
-    `${result.recommendation.alpha === null ? 'no α recommended' : `recommended: α = ${result.recommendation.alpha}`} (target-language rate ≥ ${Number((result.recommendation.threshold * 100).toFixed(1))}%)`,
+    `${result.recommendation.alpha === null ? 'no α recommended' : `recommended: α = ${result.recommendation.alpha}`} (target-language rate ≥ ${formatPercent(result.recommendation.threshold)})`,
     result.recommendation.reasoning,
     '',
   ].join('\n');

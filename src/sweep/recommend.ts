@@ -15,10 +15,14 @@ export interface RecommendAlphaParams {
   lang: SweepLang;
 }
 
+/** `0.95` → `95%`, `2/3` → `66.7%`. */
+export function formatPercent(rate: number): string {
+  return `${Number((rate * 100).toFixed(1))}%`;
+}
+
 /** `0.95`, 20 → `95% (19/20)`. */
 export function formatRate(rate: number, prompts: number): string {
-  const pct = Number((rate * 100).toFixed(1));
-  return `${pct}% (${Math.round(rate * prompts)}/${prompts})`;
+  return `${formatPercent(rate)} (${Math.round(rate * prompts)}/${prompts})`;
 }
 
 /**
@@ -30,7 +34,7 @@ export function recommendAlpha(params: RecommendAlphaParams): SweepRecommendatio
   const { points, threshold, prompts, lang } = params;
   checkThreshold(threshold);
   const language = LANGUAGE_NAMES[lang];
-  const pct = `${Number((threshold * 100).toFixed(1))}%`;
+  const pct = formatPercent(threshold);
   if (points.length === 0) return { alpha: null, threshold, reasoning: 'No α was measured.' };
   const byAlpha = [...points].sort((a, b) => a.alpha - b.alpha);
   const qualifying = byAlpha.filter((p) => p.targetLanguageRate >= threshold);
