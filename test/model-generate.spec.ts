@@ -4,18 +4,15 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildTriplet, writeModel } from '../scripts/fixtures.ts';
-import { loadCheckpoint } from '../src/core/checkpoint.ts';
 import { ChatvecError } from '../src/core/errors.ts';
 import { NodeFileTree } from '../src/core/sources/node-fs.ts';
 import { renderChatPrompt } from '../src/model/chat-template.ts';
 import { ChatSession, generateIds } from '../src/model/generate.ts';
-import { decoderSpecFromConfig, decoderTensors } from '../src/model/graph/decoder-spec.ts';
-import { checkpointWeights } from '../src/model/graph/external-data.ts';
 import { ReferenceDecoder } from '../src/model/reference-forward.ts';
 import { seededRng } from '../src/model/sampling.ts';
 import { choosePreviewBackend, openPreviewFolder, PreviewModel, type PreviewFolder } from '../src/model/session.ts';
 import { main } from '../src/cli/main.ts';
-import { tempDir } from './helpers.ts';
+import { folderWeights, tempDir } from './helpers.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
@@ -40,19 +37,6 @@ async function chatvecInProcess(args: string[]) {
 }
 
 /** The folder's weights as f32, read the way the preview reads them. */
-async function folderWeights(dir: string): Promise<{ reference: ReferenceDecoder; weights: Map<string, Float32Array> }> {
-  const ck = await loadCheckpoint(new NodeFileTree(dir));
-  try {
-    const spec = decoderSpecFromConfig(ck.config);
-    const read = checkpointWeights(ck);
-    const weights = new Map<string, Float32Array>();
-    for (const t of decoderTensors(spec)) weights.set(t.name, await read(t.name, t.shape));
-    return { reference: new ReferenceDecoder(spec, weights), weights };
-  } finally {
-    await ck.close();
-  }
-}
-
 describe('generation', () => {
   let dir: string;
   let chatDir: string;

@@ -3,21 +3,17 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-web';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTriplet } from '../scripts/fixtures.ts';
-import { loadCheckpoint } from '../src/core/checkpoint.ts';
 import { CancelledError } from '../src/core/errors.ts';
 import { NodeFileTree } from '../src/core/sources/node-fs.ts';
 import { renderChatPrompt } from '../src/model/chat-template.ts';
-import { decoderSpecFromConfig, decoderTensors } from '../src/model/graph/decoder-spec.ts';
-import { checkpointWeights } from '../src/model/graph/external-data.ts';
 import { LiveModel } from '../src/model/live-model.ts';
-import { ReferenceDecoder } from '../src/model/reference-forward.ts';
 import { scoreWindowOf, scoreWindows } from '../src/model/score.ts';
 import { openPreviewFolder, type PreviewFolder } from '../src/model/session.ts';
 import { comparableSweepResult } from '../src/sweep/export.ts';
 import { parsePromptJsonl } from '../src/sweep/prompt-sets.ts';
 import { runSweep, type SweepModel } from '../src/sweep/run-sweep.ts';
 import { sweepMessages, type SweepProgress, type SweepResponse, type SweepSettings } from '../src/sweep/types.ts';
-import { mergeTo, recipeFor, tempDir, type Paths } from './helpers.ts';
+import { folderWeights, mergeTo, recipeFor, tempDir, type Paths } from './helpers.ts';
 
 const promptSet = parsePromptJsonl({
   file: 'test.jsonl',
@@ -37,19 +33,6 @@ class MergedFolders implements SweepModel {
     await mergeTo(recipeFor(this.paths, { dtype: 'f32' }, alpha), out, { force: true });
     await this.folder?.model.release();
     this.folder = await openPreviewFolder(new NodeFileTree(out), { ort, numThreads: 1 });
-  }
-}
-
-async function referenceOf(dir: string): Promise<ReferenceDecoder> {
-  const ck = await loadCheckpoint(new NodeFileTree(dir));
-  try {
-    const spec = decoderSpecFromConfig(ck.config);
-    const read = checkpointWeights(ck);
-    const weights = new Map<string, Float32Array>();
-    for (const t of decoderTensors(spec)) weights.set(t.name, await read(t.name, t.shape));
-    return new ReferenceDecoder(spec, weights);
-  } finally {
-    await ck.close();
   }
 }
 
@@ -105,7 +88,7 @@ describe('runSweep', () => {
 
     // Ids: the f64 reference forward pass's greedy continuation of the preview's prompt; perplexity within f32 rounding.
     for (const point of result.points) {
-      const reference = await referenceOf(join(dir, `merged-${point.alpha}`));
+      const reference = (await folderWeights(join(dir, `merged-${point.alpha}`))).reference;
       const { tokenizer, tokenizerConfig, chatTemplate } = live.folder;
       for (const prompt of promptSet.prompts) {
         const text = renderChatPrompt(tokenizerConfig, sweepMessages(prompt, settings.system), { addGenerationPrompt: true, chatTemplate });

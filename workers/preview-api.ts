@@ -19,7 +19,7 @@ import { LiveModel, type AlphaChange, type LiveRecipeSettings, type LiveTriplet 
 import { RemoteTree, type TreeReader } from '../src/core/sources/remote-tree.ts';
 import { choosePreviewBackend, openPreviewFiles, openPreviewFolder, type GpuLike, type PreviewFolder, type PreviewModelOptions } from '../src/model/session.ts';
 import { Library } from './library.ts';
-import { DEMO_FILES, MODEL_ROLES, type ModelRole } from './studio-api.ts';
+import { DEMO_FILES, type ModelRole } from './studio-api.ts';
 
 export type { AlphaChange, ChatMessage };
 

@@ -48,6 +48,12 @@ describe('loadTokenizer: the fixture tokenizer (scripts/fixtures.ts)', () => {
     expect(tok.idToToken(308)).toBeNull();
   });
 
+  it('decodes no ids to no text (an answer that is only an eos)', () => {
+    expect(tok.decode([])).toBe('');
+    expect(tok.decode([], { skipSpecialTokens: true })).toBe('');
+    expect(tok.decode([305], { skipSpecialTokens: true })).toBe('');
+  });
+
   it('encodes special tokens as single ids and round-trips a rendered prompt', () => {
     const prompt = renderChatPrompt(fixture.tokenizerConfig, [{ role: 'user', content: 'Hello, 세계 😀' }]);
     expect(prompt).toBe('<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHello, 세계 😀<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n');

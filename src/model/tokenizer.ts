@@ -74,8 +74,9 @@ export async function loadTokenizer(files: LoadTokenizerParams): Promise<TextTok
   const addBos = tokenizerConfig.add_bos_token;
   const addEos = tokenizerConfig.add_eos_token;
 
+  // @huggingface/tokenizers throws on no ids; an answer that is only an eos decodes to no text.
   const decode = (ids: number[], opts?: { skipSpecialTokens?: boolean }): string =>
-    hf.decode(ids, { skip_special_tokens: opts?.skipSpecialTokens ?? false });
+    ids.length === 0 ? '' : hf.decode(ids, { skip_special_tokens: opts?.skipSpecialTokens ?? false });
 
   return {
     encode(text, opts) {

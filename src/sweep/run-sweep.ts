@@ -119,7 +119,7 @@ async function answer(folder: PreviewFolder, messages: ReturnType<typeof sweepMe
   const { tokenizer, tokenizerConfig, chatTemplate } = folder;
   const prompt = renderChatPrompt(tokenizerConfig, messages, { addGenerationPrompt: true, ...(chatTemplate ? { chatTemplate } : {}), now });
   const promptIds = tokenizer.encode(prompt, { addSpecialTokens: false });
-  const session = new ChatSession(folder.model, emptySafe(tokenizer));
+  const session = new ChatSession(folder.model, tokenizer);
   const ids: number[] = [];
   try {
     for await (const t of session.generate(promptIds, { maxNewTokens: settings.maxNewTokens, sampling: { greedy: true, repetitionPenalty: settings.repetitionPenalty }, signal, eosTokenIds: tokenizer.eosTokenIds })) ids.push(t.id);
@@ -129,14 +129,6 @@ async function answer(folder: PreviewFolder, messages: ReturnType<typeof sweepMe
   const stats = session.lastStats!;
   if (stats.stopReason === 'cancelled' || signal?.aborted) throw new CancelledError();
   return { ids, text: stats.text, endedWithEos: stats.stopReason === 'eos' };
-}
-
-/**
- * The tokenizer with decode([]) = '': @huggingface/tokenizers throws on no ids, which ChatSession asks for
- * when the first new token is an eos (an empty answer, which a sweep must score, not crash on).
- */
-function emptySafe(tokenizer: TextTokenizer): TextTokenizer {
-  return { ...tokenizer, decode: (ids, opts) => (ids.length ? tokenizer.decode(ids, opts) : '') };
 }
 
 /** Settings a sweep can run with; errors name the field. */
