@@ -33,10 +33,27 @@ def script_counts(text: str) -> dict[str, int]:
     return counts
 
 
-def english_sentences(builds_dir: Path) -> list[str]:
+def blocklist(path: Path, whole_words: bool) -> re.Pattern:
+    """A pattern matching any term of a naughty-words list (en.json, zh.json), case-insensitive.
+
+    English terms match as whole words. Chinese terms match anywhere (no spaces between words), so only
+    those of two or more Han characters are used: single characters such as 性 are parts of everyday words.
+    """
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: not found; install it with `npm install --prefix training/.cache naughty-words@1.2.0`")
+    terms = {t.strip() for t in json.loads(path.read_text(encoding="utf-8")) if t.strip()}
+    if not whole_words:
+        terms = {t for t in terms if len(t) >= 2 and all(script_of(ch) == "han" for ch in t)}
+    terms = sorted(terms, key=len, reverse=True)
+    alternatives = "|".join(re.escape(t) for t in terms)
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)" if whole_words else f"(?:{alternatives})", re.IGNORECASE)
+
+
+def english_sentences(builds_dir: Path, blocked: re.Pattern) -> list[str]:
     """All sentences of nlp-corpus (builds/doc-0.json … doc-99.json), whitespace collapsed, in file order.
 
-    Kept: 20–400 characters, printable, letters all Latin (no CJK, Hangul or other scripts).
+    Kept: 20–400 characters, printable, letters all Latin (no CJK, Hangul or other scripts), and no term
+    of the `blocked` list (nlp-corpus has rap lyrics, chat logs and reddit threads: the demo is for everyone).
     """
     files = sorted(builds_dir.glob("doc-*.json"), key=lambda p: int(p.stem.split("-")[1]))
     if len(files) != 100:
@@ -49,7 +66,7 @@ def english_sentences(builds_dir: Path) -> list[str]:
             if not 20 <= len(s) <= 400 or not s.isprintable():
                 continue
             c = script_counts(s)
-            if c["latin"] >= 10 and c["han"] == c["hangul"] == c["other"] == 0:
+            if c["latin"] >= 10 and c["han"] == c["hangul"] == c["other"] == 0 and not blocked.search(s):
                 out.append(s)
     return out
 
@@ -60,11 +77,12 @@ def fortune_entries(path: Path) -> list[str]:
     return [e.strip("\n") for e in re.split(r"(?m)^%\s*$", text) if e.strip()]
 
 
-def chinese_entries(fortunes_dir: Path) -> list[str]:
+def chinese_entries(fortunes_dir: Path, blocked: re.Pattern) -> list[str]:
     """fortunes-zh entries (chinese, tang300, song100), keeping only lines that are mostly Han characters.
 
     A line is kept when Han characters are at least 60% of its non-space characters (this drops the
-    command listings and box drawings in the Debian reference excerpts); entries left empty are dropped.
+    command listings and box drawings in the Debian reference excerpts); entries with a `blocked` term,
+    or left empty, are dropped.
     """
     out = []
     for name in ("chinese", "tang300", "song100"):
@@ -78,8 +96,9 @@ def chinese_entries(fortunes_dir: Path) -> list[str]:
                 visible = [ch for ch in line if not ch.isspace()]
                 if visible and script_counts(line)["han"] >= 0.6 * len(visible):
                     lines.append(line)
-            if lines:
-                out.append("\n".join(lines))
+            text = "\n".join(lines)
+            if lines and not blocked.search(text):
+                out.append(text)
     return out
 
 

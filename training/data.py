@@ -23,9 +23,9 @@ def stable_order(texts: list[str], salt: str) -> list[str]:
     return sorted(texts, key=lambda t: hashlib.sha256((salt + t).encode("utf-8")).digest())
 
 
-def make_splits(nlp_corpus: Path, fortunes: Path) -> dict:
-    english = corpus.english_sentences(nlp_corpus)
-    chinese = corpus.chinese_entries(fortunes)
+def make_splits(nlp_corpus: Path, fortunes: Path, naughty_words: Path) -> dict:
+    english = corpus.english_sentences(nlp_corpus, corpus.blocklist(naughty_words / "en.json", whole_words=True))
+    chinese = corpus.chinese_entries(fortunes, corpus.blocklist(naughty_words / "zh.json", whole_words=False))
     en = {"pretrain": [], "chat": [], "heldout": []}
     for s in english:
         b = bucket(s)
@@ -103,7 +103,7 @@ def chat_batches(examples: list[tuple[list[int], list[int]]], batch: int, steps:
             ids[r, :len(x)] = torch.tensor(x)
             labels[r, :len(y)] = torch.tensor(y)
         # Position k predicts token k + 1.
-        yield ids[:, :-1], labels[:, 1:]
+        yield [(ids[:, :-1], labels[:, 1:])]
 
 
 def lm_batches(windows: torch.Tensor, batch: int, steps: int, seed: int):
@@ -114,4 +114,10 @@ def lm_batches(windows: torch.Tensor, batch: int, steps: int, seed: int):
             order = torch.cat([order, torch.randperm(len(windows), generator=g)])
         take, order = order[:batch], order[batch:]
         w = windows[take]
-        yield w[:, :-1], w[:, 1:]
+        yield [(w[:, :-1], w[:, 1:])]
+
+
+def mixed_batches(*streams):
+    """One step from each stream per step, their parts together (chat examples + replayed pretraining windows)."""
+    for steps in zip(*streams):
+        yield [part for step in steps for part in step]
