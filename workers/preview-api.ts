@@ -17,6 +17,9 @@ import { ChatSession, type GenerationStats } from '../src/model/generate.ts';
 import { checkpointWeights } from '../src/model/graph/external-data.ts';
 import { LiveModel, type AlphaChange, type LiveRecipeSettings, type LiveTriplet } from '../src/model/live-model.ts';
 import { RemoteTree, type TreeReader } from '../src/core/sources/remote-tree.ts';
+import { checkSweepSettings, runSweep } from '../src/sweep/run-sweep.ts';
+import type { PromptSet, SweepProgress, SweepResponse, SweepResult, SweepSettings } from '../src/sweep/types.ts';
+import { SweepStore } from './sweep-store.ts';
 import { choosePreviewBackend, openPreviewFiles, openPreviewFolder, type GpuLike, type PreviewFolder, type PreviewModelOptions } from '../src/model/session.ts';
 import { Library } from './library.ts';
 import { DEMO_FILES, type ModelRole } from './studio-api.ts';
@@ -37,6 +40,14 @@ export interface LiveModels {
 export type PreviewSource = { kind: 'demo'; role: ModelRole } | { kind: 'library'; id: string } | { kind: 'live'; alpha: number; models?: LiveModels; settings?: LiveRecipeSettings };
 
 const DEMO_MODELS: LiveModels = { cp: 'demo/cp', base: 'demo/base', chat: 'demo/chat' };
+
+/** What the sweep view asks for: the prompt set and settings, on the recipe's models (default the demo's). */
+export interface SweepRequest {
+  models?: LiveModels;
+  recipeSettings?: LiveRecipeSettings;
+  promptSet: PromptSet;
+  settings: SweepSettings;
+}
 
 export type PreviewBackend = 'wasm' | 'webgpu';
 
@@ -107,9 +118,12 @@ export class Preview {
   private controller: AbortController | null = null;
   private readonly library: Library | null;
   private models: TreeReader | null = null;
+  private sweepController: AbortController | null = null;
+  readonly sweeps: SweepStore | null;
 
   constructor(private readonly env: PreviewEnv) {
     this.library = env.root ? new Library(env.root) : null;
+    this.sweeps = env.root ? new SweepStore(env.root) : null;
   }
 
   /** Where the recipe's models are read from for a live merge (the studio worker, which loaded them). */
@@ -225,6 +239,36 @@ export class Preview {
       await this.setAlpha(restore);
     }
     return columns;
+  }
+
+  /**
+   * An α sweep (src/sweep/run-sweep.ts) on its own live merge of the recipe's models (or the demo's), on
+   * the wasm backend, nothing written but the result, which is saved in OPFS (`sweeps/<id>.json`). The chat's
+   * open model is left as it is. `stopSweep` cancels it (CancelledError).
+   */
+  async sweep(request: SweepRequest, onProgress: (p: SweepProgress) => void, onResponse?: (r: SweepResponse) => void): Promise<SweepResult> {
+    if (this.sweepController) throw new ChatvecError('a sweep is running already', { code: 'sweep-busy', hint: 'Wait for it or stop it first' });
+    const controller = new AbortController();
+    this.sweepController = controller;
+    try {
+      checkSweepSettings(request.settings);
+      const models = request.models ?? DEMO_MODELS;
+      const live = await LiveModel.open(this.triplet(models), { ...(await this.backendOptions('wasm')), alpha: request.settings.alphas[0], signal: controller.signal, ...(request.recipeSettings ? { settings: request.recipeSettings } : {}) });
+      let result: SweepResult;
+      try {
+        result = await runSweep({ model: live, promptSet: request.promptSet, settings: request.settings, models, signal: controller.signal, onProgress, ...(onResponse ? { onResponse } : {}) });
+      } finally {
+        await live.close();
+      }
+      await this.sweeps?.save(result);
+      return result;
+    } finally {
+      if (this.sweepController === controller) this.sweepController = null;
+    }
+  }
+
+  stopSweep(): void {
+    this.sweepController?.abort();
   }
 
   async close(): Promise<void> {

@@ -2,9 +2,10 @@
 /// <reference lib="webworker" />
 /** The chat preview's worker, apart from the studio worker so a long generation never blocks a merge or a plan. */
 import * as Comlink from 'comlink';
-import { Preview, type ChatMessage, type CompareColumn, type PreviewBackend, type PreviewSettings, type PreviewSource } from './preview-api.ts';
+import { Preview, type SweepRequest, type ChatMessage, type CompareColumn, type PreviewBackend, type PreviewSettings, type PreviewSource } from './preview-api.ts';
 import type { GpuLike } from '../src/model/session.ts';
 import type { TreeReader } from '../src/core/sources/remote-tree.ts';
+import type { SweepProgress } from '../src/sweep/types.ts';
 
 const preview = new Preview({
   demoUrl: new URL(`${import.meta.env.BASE_URL}demo/`, self.location.href).href,
@@ -32,6 +33,11 @@ const api = {
   stop: async () => preview.stop(),
   compare: (messages: ChatMessage[], system: string, alphas: number[], maxNewTokens: number, onUpdate: (columns: CompareColumn[]) => void) => withCallback(onUpdate, (cb) => preview.compare(messages, system, alphas, maxNewTokens, cb)),
   close: () => preview.close(),
+  sweep: (request: SweepRequest, onProgress: (p: SweepProgress) => void) => withCallback(onProgress, (cb) => preview.sweep(request, cb)),
+  stopSweep: async () => preview.stopSweep(),
+  savedSweeps: () => preview.sweeps!.list(),
+  loadSweep: (id: string) => preview.sweeps!.load(id),
+  deleteSweep: (id: string) => preview.sweeps!.remove(id),
 };
 export type PreviewWorkerApi = typeof api;
 
