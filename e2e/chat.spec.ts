@@ -56,8 +56,10 @@ test.beforeAll(async () => {
     cliIds.set(alpha, cli.ids);
     refIds.set(alpha, await referenceGenerate(cli.out, cli.promptIds, 16));
   }
-  // The page's first turn is PROMPT alone, rendered the same way: 22 prompt tokens (checked on the page below).
-  expect(promptIds).toHaveLength(22);
+  // The page's first turn is PROMPT alone, rendered the same way: 18 prompt tokens (checked on the page below).
+  expect(promptIds).toHaveLength(18);
+  // At α = 1 the merge answers in the chat format: 10 tokens, then <|eot_id|>; at α = 0.5 it runs to the limit.
+  expect([cliIds.get(1)!.length, cliIds.get(1)!.at(-1), cliIds.get(0.5)!.length]).toEqual([11, 3997, 16]);
   // The ORT graph in Node agrees with the reference forward pass (so a page mismatch below is the page's).
   expect(cliIds.get(1)).toEqual(refIds.get(1));
   expect(cliIds.get(0.5)).toEqual(refIds.get(0.5));
@@ -114,14 +116,14 @@ test('chat on the live demo merge: streamed tokens, the CLI\'s greedy ids, live 
   expect(first.ids).toEqual(cliIds.get(1));
   // The text grew token by token, not all at once.
   expect(new Set(first.lengths.filter((n) => n > 0)).size).toBeGreaterThan(1);
-  await expect(chat.getByTestId('chat-rate')).toContainText(/16 tokens at \d+(\.\d)? tokens\/s · prompt 22 tokens \(0 from the cache\)/);
+  await expect(chat.getByTestId('chat-rate')).toContainText(/11 tokens at \d+(\.\d)? tokens\/s · prompt 18 tokens \(0 from the cache\)/);
 
   // The second turn reuses the first turn's keys/values.
   await send(page, 'and then?');
   // (The re-tokenized first answer may split differently from the generated ids, so the shared prefix can end inside the first turn.)
   await expect(chat.getByTestId('chat-rate')).toContainText(/prompt \d+ tokens \(\d+ from the cache\)/);
   const reused = Number(/\((\d+) from the cache\)/.exec((await chat.getByTestId('chat-rate').textContent()) ?? '')![1]);
-  expect(reused).toBeGreaterThanOrEqual(21);
+  expect(reused).toBeGreaterThanOrEqual(17);
 
   await chat.getByTestId('chat-show-prompt').click();
   const prompt = chat.getByTestId('chat-prompt');
@@ -152,8 +154,9 @@ test('chat on the live demo merge: streamed tokens, the CLI\'s greedy ids, live 
   expect(colIds[2]).toEqual(refIds.get(1));
   // α = 0 is cp plus nothing: the CP model's answer.
   expect(colIds[0]).toEqual(colIds[3]);
+  // α = 1 closes its answer with <|eot_id|>; cp alone and α = 0.5 run to the 16-token limit.
+  expect(colIds.map((ids) => ids.length)).toEqual([16, 16, 11, 16]);
   for (let i = 0; i < 4; i++) {
-    expect(colIds[i]).toHaveLength(16);
     expect(((await columns.nth(i).getByTestId('compare-text').textContent()) ?? '').length).toBeGreaterThan(0);
   }
   await expect(chat.getByTestId('compare-run')).toHaveText('Compare', { timeout: 30_000 });
@@ -225,7 +228,7 @@ test('the WebGPU backend gives the reference forward pass\'s greedy ids', async 
   console.log(`WebGPU preview: ${await select.getAttribute('data-webgpu')} weights`);
   await openLive(page, 'webgpu');
   const { ids } = await send(page, PROMPT);
-  await expect(page.getByTestId('chat-rate')).toContainText('prompt 22 tokens');
+  await expect(page.getByTestId('chat-rate')).toContainText('prompt 18 tokens');
   expect(ids).toEqual(refIds.get(1));
   expect(ids).toEqual(cliIds.get(1));
 });

@@ -44,10 +44,10 @@ test('diagnostics of the demo triplet: charts, tooltips and downloads agree with
   test.setTimeout(60_000);
   const diagnostics = page.getByTestId('diagnostics');
   await page.locator('nav.views a[href="#diagnostics"]').click();
-  await expect(diagnostics.getByTestId('diag-cost')).toHaveText('Reads every weight of base, chat and cp once: 1.4 MB.');
+  await expect(diagnostics.getByTestId('diag-cost')).toHaveText('Reads every weight of base, chat and cp once: 10.9 MB.');
   await diagnostics.getByTestId('diag-compute').click();
   await expect(diagnostics).toHaveAttribute('data-state', 'ready');
-  await expect(diagnostics.getByTestId('diag-measured')).toHaveText('Chat vector 1: τ = demo/chat − demo/base, against cp demo/cp; 235,584 elements of 39 tensors.');
+  await expect(diagnostics.getByTestId('diag-measured')).toHaveText('Chat vector 1: τ = demo/chat − demo/base, against cp demo/cp; 1,811,584 elements of 39 tensors.');
   await expect(diagnostics.getByTestId('diag-total')).toContainText(`‖τ‖${sig4(expected.total.tauNorm)}`);
 
   // Per-layer chart: one point per layer, and the hovered layer's values in the legend.
@@ -66,7 +66,7 @@ test('diagnostics of the demo triplet: charts, tooltips and downloads agree with
     await expect(values.nth(1)).toHaveText(sig4(expected.layers[k].tauNorm));
     await expect(values.nth(2)).toHaveText(sig4(expected.layers[k].relMagnitude));
   }
-  expect(sig4(expected.layers[0].tauNorm)).toBe('1.112');
+  expect(sig4(expected.layers[0].tauNorm)).toBe('11.88');
 
   // The same numbers in the per-layer table.
   const table = diagnostics.getByTestId('diag-layer-table');

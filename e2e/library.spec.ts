@@ -22,11 +22,11 @@ test('the library lists a merged model with its inputs, recipe, files and SHA-25
   await expect(card.getByTestId('library-entry-status')).toHaveText('complete');
   await expect(card.getByTestId('library-entry-date')).toHaveText(/^\d{4}-\d\d-\d\d \d\d:\d\d$/);
   const total = [...files.values()].reduce((a, b) => a + b.length, 0);
-  await expect(card.getByTestId('library-entry-size')).toHaveText(`${(total / 1000).toFixed(1)} kB`);
+  await expect(card.getByTestId('library-entry-size')).toHaveText(`${(total / 1e6).toFixed(1)} MB`);
   await expect(card.getByTestId('library-entry-inputs').locator('li')).toHaveText([
-    'cp demo/cp — 477.2 kB, 39 tensors',
-    'base demo/base — 475.2 kB, 39 tensors',
-    'chat demo/chat — 475.2 kB, 39 tensors',
+    'cp demo/cp — 3.6 MB, 39 tensors',
+    'base demo/base — 3.6 MB, 39 tensors',
+    'chat demo/chat — 3.6 MB, 39 tensors',
   ]);
   await expect(card.getByTestId('library-entry-recipe')).toBeHidden();
   await card.locator('details.library-recipe summary').click();
@@ -36,7 +36,7 @@ test('the library lists a merged model with its inputs, recipe, files and SHA-25
   await expect(rows).toHaveCount(files.size);
   expect(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-file')))).toEqual([...files.keys()].sort());
   const weights = card.locator('[data-testid="library-file"][data-file="model.safetensors"]');
-  await expect(weights.getByTestId('library-file-size')).toHaveText(`${(files.get('model.safetensors')!.length / 1000).toFixed(1)} kB`);
+  await expect(weights.getByTestId('library-file-size')).toHaveText(`${(files.get('model.safetensors')!.length / 1e6).toFixed(1)} MB`);
   await weights.getByTestId('library-file-hash').click();
   await expect(weights.getByTestId('library-file-sha256')).toHaveText(sha256(files.get('model.safetensors')!));
   const config = card.locator('[data-testid="library-file"][data-file="config.json"]');

@@ -125,7 +125,7 @@ test('a quota too small gives a clear error and leaves no partial files', async 
   await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(page.url()).origin, quotaSize: 300_000 });
   await startMerge(page, 'too big');
   await expect(page.getByTestId('merge-error')).toHaveText(
-    /^library\/too-big-[\w-]+\/[\w.-]+: the browser storage quota ran out while writing; expected room for 4\d\d\.\d kB \(this merge\), found the browser refusing to store more\. Delete merged models from the library or evict Hub cache entries, let the site keep its data \(persist\), then merge again$/,
+    /^library\/too-big-[\w-]+\/[\w.-]+: the browser storage quota ran out while writing; expected room for 3\.8 MB \(this merge\), found the browser refusing to store more\. Delete merged models from the library or evict Hub cache entries, let the site keep its data \(persist\), then merge again$/,
   );
   expect(await opfsLibraryIds(page)).toEqual([]);
   await expect(page.getByTestId('pending-merge')).toHaveCount(0);
@@ -139,7 +139,7 @@ test('storage running out mid-write removes the partial files and says what to d
   // Lower the quota below what is already used: the next write fails with QuotaExceededError.
   const cdp = await context.newCDPSession(page);
   await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(page.url()).origin, quotaSize: 1000 });
-  await expect(page.getByTestId('merge-error')).toHaveText(/^library\/runs-out-[\w-]+\/[\w.-]+: the browser storage quota ran out while writing; expected room for 4\d\d\.\d kB \(this merge\), found the browser refusing to store more\. Delete merged models/);
+  await expect(page.getByTestId('merge-error')).toHaveText(/^library\/runs-out-[\w-]+\/[\w.-]+: the browser storage quota ran out while writing; expected room for 3\.8 MB \(this merge\), found the browser refusing to store more\. Delete merged models/);
   expect(await opfsLibraryIds(page)).toEqual([]);
   await expect(page.getByTestId('pending-merge')).toHaveCount(0);
 });

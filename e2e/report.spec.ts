@@ -1,6 +1,19 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
+import { serveDemoFrom, writeSyntheticDemo } from './synthetic-demo.ts';
 
-test('the studio plans the demo triplet and re-plans when the embeddings policy changes', async ({ page }) => {
+/** The synthetic demo: its cp has 8 more vocabulary rows than base and chat (the trained demo's three share one vocabulary). */
+let synthetic: string;
+test.beforeAll(() => {
+  synthetic = mkdtempSync(join(tmpdir(), 'chatvec-synthetic-demo-'));
+  writeSyntheticDemo(synthetic);
+});
+test.afterAll(() => rmSync(synthetic, { recursive: true, force: true }));
+
+test('the studio plans the synthetic demo triplet and re-plans when the embeddings policy changes', async ({ page, context }) => {
+  await serveDemoFrom(context, synthetic);
   const pageErrors: string[] = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));
   await page.goto('/');
@@ -86,12 +99,12 @@ test('a config that does not match is reported as an error that blocks the merge
   await context.route('**/demo/cp/config.json', async (route) => {
     const response = await route.fetch();
     const config = await response.json();
-    await route.fulfill({ response, json: { ...config, hidden_size: 128 } });
+    await route.fulfill({ response, json: { ...config, hidden_size: 256 } });
   });
   await page.goto('/');
   const issue = page.getByTestId('issues-error').getByTestId('issue-config-mismatch');
   await expect(issue).toContainText('config.json values differ between the models');
-  await expect(issue.locator('li')).toHaveText(['hidden_size: cp=128, base=64, chat=64']);
+  await expect(issue.locator('li')).toHaveText(['hidden_size: cp=256, base=128, chat=128']);
   await expect(issue).toContainText('A chat vector only transfers between models of one architecture');
   await expect(page.getByTestId('status')).toHaveText('1 error blocks the merge');
 });
@@ -107,12 +120,12 @@ test('a missing demo file is a readable message in its slot, not a stack trace',
   );
   await expect(page.getByTestId('report')).toHaveCount(0);
   await expect(page.getByTestId('report-waiting')).toHaveText('Choose a model for CP to see the compatibility report.');
-  await expect(page.getByTestId('slot-base').getByTestId('summary-vocab')).toHaveText('300');
+  await expect(page.getByTestId('slot-base').getByTestId('summary-vocab')).toHaveText('4,000');
 
   // Once the file is there, trying again fills the slot and the report appears.
   missing = false;
   await cp.getByRole('button', { name: 'Try again' }).click();
-  await expect(cp.getByTestId('summary-vocab')).toHaveText('308');
+  await expect(cp.getByTestId('summary-vocab')).toHaveText('4,000');
   await expect(cp.getByTestId('slot-error')).toHaveCount(0);
   await expect(page.getByTestId('status')).toHaveText('Ready to merge');
 });

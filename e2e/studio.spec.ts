@@ -4,18 +4,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test, type Locator, type Page } from '@playwright/test';
 import { openStudioEachTest } from './studio-page.ts';
+import { serveDemoFrom, writeSyntheticDemo } from './synthetic-demo.ts';
 
-/** Fixture triplets written once for the file: same shapes as the demo with a larger cp vocabulary, and a wider model. */
+/**
+ * Fixture triplets written once for the file: the synthetic demo (served as the studio's demo: these tests need cp's
+ * extra vocabulary rows, which the trained demo lacks), the same shapes with a larger cp vocabulary, and a wider model.
+ */
 let fixtures: string;
 
 test.beforeAll(() => {
   fixtures = mkdtempSync(join(tmpdir(), 'chatvec-e2e-'));
+  writeSyntheticDemo(join(fixtures, 'demo'));
   const demoShape = ['--hidden', '64', '--layers', '4', '--heads', '4', '--kv-heads', '2', '--intermediate', '192'];
   execFileSync('npx', ['tsx', 'scripts/make-fixtures.ts', join(fixtures, 'vocab316'), ...demoShape, '--cp-extra', '16', '--seed', '11']);
   execFileSync('npx', ['tsx', 'scripts/make-fixtures.ts', join(fixtures, 'wide'), '--hidden', '128', '--layers', '4', '--heads', '4', '--kv-heads', '2', '--intermediate', '192']);
 });
 test.afterAll(() => rmSync(fixtures, { recursive: true, force: true }));
 
+// Before the studio opens (openStudioEachTest's beforeEach runs after this one).
+test.beforeEach(({ context }) => serveDemoFrom(context, join(fixtures, 'demo')));
 openStudioEachTest();
 
 /** The all-tensors table, opened. */

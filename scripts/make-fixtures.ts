@@ -3,18 +3,22 @@
  *
  *   npx tsx scripts/make-fixtures.ts OUTDIR [--arch llama|qwen2] [--dtype bf16|f16|f32] [--layers N] [--hidden N]
  *        [--heads N] [--kv-heads N] [--intermediate N] [--vocab N] [--cp-extra N] [--tied] [--shards N] [--seed N] [--specials]
- *   npx tsx scripts/make-fixtures.ts --demo      # the demo triplet in public/demo
+ *   npx tsx scripts/make-fixtures.ts OUTDIR --demo   # the synthetic demo shape (DEMO_OPTIONS: cp has 8 extra vocabulary rows)
+ *
+ * public/demo holds the trained demo (training/train_demo.py), committed to git: this script never writes there.
  */
 import { realpathSync } from 'node:fs';
+import { isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DTYPE_NAMES } from '../src/core/dtype.ts';
 import { DEMO_OPTIONS, writeTriplet, type TripletOptions } from './fixtures.ts';
 
 const USAGE = `usage: make-fixtures OUTDIR [--arch llama|qwen2] [--dtype bf16|f16|f32] [--layers N] [--hidden N] [--heads N]
                      [--kv-heads N] [--intermediate N] [--vocab N] [--cp-extra N] [--tied] [--shards N] [--seed N] [--specials]
-       make-fixtures --demo`;
+       make-fixtures OUTDIR --demo`;
 
-export const DEMO_DIR = fileURLToPath(new URL('../public/demo', import.meta.url));
+/** The trained demo (training/train_demo.py), which random weights must not replace. */
+const TRAINED_DEMO_DIR = fileURLToPath(new URL('../public/demo', import.meta.url));
 
 function fail(msg: string): never {
   process.stderr.write(`make-fixtures: ${msg}\n${USAGE}\n`);
@@ -60,11 +64,15 @@ export function parseArgs(argv: string[]): { out: string; opts: TripletOptions }
     else if (out === null) out = flag;
     else fail(`unexpected argument "${flag}"`);
   }
-  if (demo) {
-    if (out !== null || argv.length > 1) fail('--demo takes no other arguments');
-    return { out: DEMO_DIR, opts: { ...DEMO_OPTIONS } };
-  }
   if (out === null) fail('missing OUTDIR');
+  const insideDemo = relative(TRAINED_DEMO_DIR, resolve(out));
+  if (!insideDemo.startsWith('..') && !isAbsolute(insideDemo)) {
+    fail(`${out} is the trained demo (public/demo, committed to git); write synthetic fixtures elsewhere`);
+  }
+  if (demo) {
+    if (argv.length > 2) fail('--demo takes no other options');
+    return { out, opts: { ...DEMO_OPTIONS } };
+  }
   return { out, opts };
 }
 
