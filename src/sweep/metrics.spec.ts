@@ -97,6 +97,8 @@ describe('distinct-n, perplexity, response and α scores', () => {
     expect(perplexity(0, 10)).toBe(1);
     expect(perplexity(3 * Math.log(4), 3)).toBeCloseTo(4, 12);
     expect(perplexity(0, 0)).toBeNull();
+    // 12 significant digits: exp(1) = 2.718281828459045…
+    expect(perplexity(1, 1)).toBe(2.71828182846);
   });
   it('scoreResponse leaves the closing eos out of length and distinct-n', () => {
     expect(contentIds([10, 11, 99], true)).toEqual([10, 11]);

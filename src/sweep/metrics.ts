@@ -106,9 +106,13 @@ export function distinctN(ids: readonly number[], n: number): number {
   return seen.size / total;
 }
 
-/** exp(Σ NLL / tokens), natural log; null when no token was predicted. */
+/**
+ * exp(Σ NLL / tokens), natural log, to 12 significant digits; null when no token was predicted. (Math.exp and
+ * Math.log may differ in the last bit between JavaScript engines: the rounding keeps the page's and the
+ * CLI's numbers equal.)
+ */
 export function perplexity(sumNll: number, tokens: number): number | null {
-  return tokens > 0 ? Math.exp(sumNll / tokens) : null;
+  return tokens > 0 ? Number(Math.exp(sumNll / tokens).toPrecision(12)) : null;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { ReactNode } from 'react';
 import { ChatView } from './chat/ChatView.tsx';
+import { SweepView } from './sweep/SweepView.tsx';
 import { CompatibilityReport } from './CompatibilityReport.tsx';
 import { DiagnosticsView } from './diagnostics/DiagnosticsView.tsx';
 import { LibraryView } from './library/LibraryView.tsx';
@@ -74,6 +75,7 @@ const SECTIONS: { id: string; title: string; Body: () => ReactNode }[] = [
   { id: 'merge', title: 'Merge', Body: Merge },
   { id: 'library', title: 'Library', Body: Library },
   { id: 'chat', title: 'Chat', Body: ChatView },
+  { id: 'sweep', title: 'α sweep', Body: SweepView },
 ];
 
 function Merge() {

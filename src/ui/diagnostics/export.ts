@@ -2,7 +2,7 @@
 import { formatStatsCsv } from '../../core/stats/format-stats.ts';
 import type { ChatVectorStats } from '../../core/stats/stats-report.ts';
 
-function downloadBlob(blob: Blob, fileName: string): void {
+export function downloadBlob(blob: Blob, fileName: string): void {
   const url = URL.createObjectURL(blob);
   const a = Object.assign(document.createElement('a'), { href: url, download: fileName });
   a.style.display = 'none';
