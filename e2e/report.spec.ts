@@ -115,7 +115,7 @@ test('a missing demo file is a readable message in its slot, not a stack trace',
   await page.goto('/');
   const cp = page.getByTestId('slot-cp');
   await expect(cp.getByTestId('slot-error')).toHaveText(
-    'demo/cp/model.safetensors: the demo file is missing; expected it at /demo/cp/model.safetensors, found HTTP 404. Run `node scripts/ensure-demo.mjs` (npm start does this) to write the demo models to public/demo' +
+    'demo/cp/model.safetensors: the demo file is missing; expected it at /demo/cp/model.safetensors, found HTTP 404. Restore the demo models with `git checkout -- public/demo` (they are part of the repository; `node scripts/ensure-demo.mjs` checks them) and reload' +
       'Try again',
   );
   await expect(page.getByTestId('report')).toHaveCount(0);

@@ -77,7 +77,7 @@ export interface ModelSpec {
 
 export const DEFAULTS = { hiddenSize: 64, layers: 2, heads: 4, kvHeads: 2, intermediate: 128, vocab: 300, cpExtraTokens: 0, shards: 1, seed: 0 } as const;
 
-/** The demo triplet served from public/demo. */
+/** The synthetic triplet (`make-fixtures --demo`): the shape the studio's demo had before the trained one, kept for tests of cp's extra vocabulary rows. */
 export const DEMO_OPTIONS: TripletOptions = {
   arch: 'llama', dtype: 'BF16', hiddenSize: 64, layers: 4, heads: 4, kvHeads: 2, intermediate: 192, cpExtraTokens: 8, shards: 1, seed: 7,
 };

@@ -345,7 +345,7 @@ export class Preview {
       const res = await fetchFn(url, { headers: { accept: 'application/octet-stream, application/json' } });
       const missing = res.status === 404 || (res.ok && (res.headers.get('content-type') ?? '').startsWith('text/html'));
       if (missing && !required) return;
-      if (!res.ok || missing) throw new ChatvecError('cannot download the demo file', { code: 'demo-fetch', file: `demo/${role}/${name}`, expected: 'HTTP 200', found: missing ? 'not found' : `HTTP ${res.status}`, hint: 'Run `node scripts/ensure-demo.mjs` and reload' });
+      if (!res.ok || missing) throw new ChatvecError('cannot download the demo file', { code: 'demo-fetch', file: `demo/${role}/${name}`, expected: 'HTTP 200', found: missing ? 'not found' : `HTTP ${res.status}`, hint: 'Restore the demo models with `git checkout -- public/demo` (they are part of the repository; `node scripts/ensure-demo.mjs` checks them) and reload' });
       files.set(name, await res.blob());
     }));
     return new BlobTree(`demo/${role}`, files);

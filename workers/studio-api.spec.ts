@@ -93,7 +93,7 @@ describe('Studio on the demo triplet', () => {
   it('says which required file is missing and how to get it', async () => {
     const studio = new Studio(`${ORIGIN}demo/`, demoFetch({ hide: ['cp/model.safetensors'] }));
     await expect(loadDemo(studio)).rejects.toThrow(
-      'demo/cp/model.safetensors: the demo file is missing; expected it at /demo/cp/model.safetensors, found HTTP 404. Run `node scripts/ensure-demo.mjs` (npm start does this) to write the demo models to public/demo',
+      'demo/cp/model.safetensors: the demo file is missing; expected it at /demo/cp/model.safetensors, found HTTP 404. Restore the demo models with `git checkout -- public/demo` (they are part of the repository; `node scripts/ensure-demo.mjs` checks them) and reload',
     );
   });
 

@@ -36,7 +36,7 @@ export const DEMO_FILES: { name: string; required: boolean }[] = [
   { name: 'special_tokens_map.json', required: false },
 ];
 
-const DEMO_HINT = 'Run `node scripts/ensure-demo.mjs` (npm start does this) to write the demo models to public/demo';
+const DEMO_HINT = 'Restore the demo models with `git checkout -- public/demo` (they are part of the repository; `node scripts/ensure-demo.mjs` checks them) and reload';
 
 /** The studio's state in its worker: the three loaded model folders, and the plan over them. */
 export class Studio {
