@@ -99,6 +99,7 @@ test('a sweep over the demo triplet: results, charts, table, exports equal to th
   await expect(page.getByTestId('sweep-point')).toHaveCount(2, { timeout: 120_000 });
   await expect(page.getByTestId('sweep-saved-entry')).toHaveCount(2);
   await entry.getByTestId('sweep-saved-compare').click();
+  await expect(page.getByTestId('sweep-comparing')).toHaveAttribute('data-id', json.id);
   await expect(page.getByTestId('sweep-chart-rates')).toHaveAttribute('data-series', '4');
   await expect(page.getByTestId('sweep-chart-rates')).toHaveAttribute('data-points', '5');
   await page.getByTestId('sweep-result').screenshot({ path: 'test-results/sweep-compare.png' });

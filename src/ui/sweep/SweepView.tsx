@@ -23,8 +23,9 @@ const CUSTOM = 'custom';
 const LANG_NAMES: Record<SweepLang, string> = { ko: 'Korean', 'zh-Hant': 'Traditional Chinese', 'zh-Hans': 'Simplified Chinese', ja: 'Japanese', en: 'English' };
 const COLORS = { rate: '#2f5fd0', format: '#1f8a4c', tokens: '#7a4fd0', d1: '#d0542f', d2: '#b08a1e', ppl: '#333a4a' };
 
+/** Stop was pressed (comlink keeps the error's name); any other error is shown as one. */
 function isCancel(e: unknown): boolean {
-  return /cancel/i.test(errorMessage(e));
+  return (e as { name?: string }).name === 'CancelledError';
 }
 
 export function SweepView() {
@@ -222,8 +223,9 @@ export function SweepView() {
           {error}
         </div>
       )}
-      {result && <SweepResults result={result} compare={compare} />}
+      {/* Above the results: the response table can be long, and Compare changes the charts at its top. */}
       <SavedSweeps saved={saved} current={result?.id ?? null} comparing={compare?.id ?? null} onOpen={open} onDelete={remove} />
+      {result && <SweepResults result={result} compare={compare} />}
     </section>
   );
 }
@@ -246,7 +248,7 @@ function SweepResults({ result, compare }: { result: SweepResult; compare: Sweep
     });
     const both = (label: string, color: string, pick: (p: SweepResult['points'][0]) => number | null): ChartSeries[] => [
       { label, color, values: at(result, pick) },
-      ...(compare ? [{ label: `${label} (saved ${shortDate(compare.createdAt)})`, color, values: at(compare, pick), dashed: true }] : []),
+      ...(compare ? [{ label: `${label} (compared)`, color, values: at(compare, pick), dashed: true }] : []),
     ];
     return {
       rates: [...both('target language', COLORS.rate, (p) => p.targetLanguageRate), ...both('format (eos)', COLORS.format, (p) => p.formatAdherence)],
@@ -272,6 +274,11 @@ function SweepResults({ result, compare }: { result: SweepResult; compare: Sweep
       <p className="small sweep-rule" data-testid="sweep-rule">
         <strong>Rule.</strong> {TARGET_LANGUAGE_RULE}
       </p>
+      {compare && (
+        <p className="small muted" data-testid="sweep-comparing" data-id={compare.id}>
+          Dashed lines: the saved sweep of {shortDate(compare.createdAt)} ({compare.promptSet.name}, α {compare.settings.alphas.join(', ')}, {compare.models.cp}), for comparison.
+        </p>
+      )}
       <div className="sweep-charts">
         <SweepChart id="rates" title="Target-language rate and format adherence" xs={xs} series={charts.rates} unit="%" range={[0, 1]} />
         <SweepChart id="tokens" title="Mean response length (tokens)" xs={xs} series={charts.tokens} />
