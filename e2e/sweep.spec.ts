@@ -106,6 +106,8 @@ test('a sweep over the demo triplet: results, charts, table, exports equal to th
 
   // Delete the first one.
   await entry.getByTestId('sweep-saved-delete').click();
+  await expect(page.getByTestId('sweep-saved-entry')).toHaveCount(2);
+  await entry.getByTestId('sweep-saved-delete-confirm').click();
   await expect(page.getByTestId('sweep-saved-entry')).toHaveCount(1);
 });
 

@@ -395,6 +395,7 @@ function Highlighted({ text, target }: { text: string; target: Set<Script> }) {
 }
 
 function SavedSweeps({ saved, current, comparing, onOpen, onDelete }: { saved: SweepSummary[]; current: string | null; comparing: string | null; onOpen: (id: string, asComparison: boolean) => void; onDelete: (id: string) => void }) {
+  const [confirming, setConfirming] = useState<string | null>(null);
   return (
     <details className="sweep-saved" data-testid="sweep-saved" open={saved.length > 0}>
       <summary>Saved sweeps ({saved.length})</summary>
@@ -411,9 +412,21 @@ function SavedSweeps({ saved, current, comparing, onOpen, onDelete }: { saved: S
             <button type="button" className="link-button" data-testid="sweep-saved-compare" disabled={!current || s.id === current || s.id === comparing} onClick={() => onOpen(s.id, true)}>
               Compare
             </button>
-            <button type="button" className="link-button" data-testid="sweep-saved-delete" onClick={() => onDelete(s.id)}>
-              Delete
-            </button>
+            {confirming === s.id ? (
+              <>
+                <span className="small">Delete this sweep for good?</span>
+                <button type="button" className="small-button danger" data-testid="sweep-saved-delete-confirm" onClick={() => { setConfirming(null); onDelete(s.id); }}>
+                  Delete
+                </button>
+                <button type="button" className="small-button quiet" onClick={() => setConfirming(null)}>
+                  Keep
+                </button>
+              </>
+            ) : (
+              <button type="button" className="link-button" data-testid="sweep-saved-delete" onClick={() => setConfirming(s.id)}>
+                Delete
+              </button>
+            )}
           </li>
         ))}
       </ul>
