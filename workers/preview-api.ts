@@ -4,23 +4,19 @@
  * Live α re-runs the real merge engine in memory (f32 output) and swaps the weights into the same graph.
  */
 import { ChatvecError } from '../src/core/errors.ts';
-import { openInputs } from '../src/core/inputs.ts';
 import { MANIFEST_FILE } from '../src/core/merge/manifest.ts';
-import { buildSideFiles } from '../src/core/output-files.ts';
-import { hasErrors, planMerge } from '../src/core/plan.ts';
-import { defaultRecipe } from '../src/core/recipe.ts';
 import { BlobTree } from '../src/core/sources/blob.ts';
 import type { FileTree } from '../src/core/sources/byte-source.ts';
 import { DirectoryHandleTree } from '../src/core/sources/directory-handle.ts';
 import { renderChatPrompt, type ChatMessage } from '../src/model/chat-template.ts';
 import { ChatSession, type GenerationStats } from '../src/model/generate.ts';
 import { checkpointWeights } from '../src/model/graph/external-data.ts';
-import { LiveModel, type AlphaChange, type LiveRecipeSettings, type LiveTriplet } from '../src/model/live-model.ts';
+import { LiveModel, planTriplet, type AlphaChange, type LiveRecipeSettings, type LiveTriplet } from '../src/model/live-model.ts';
 import { RemoteTree, type TreeReader } from '../src/core/sources/remote-tree.ts';
 import { checkSweepSettings, runSweep } from '../src/sweep/run-sweep.ts';
 import type { PromptSet, SweepProgress, SweepResponse, SweepResult, SweepSettings } from '../src/sweep/types.ts';
 import { SweepStore } from './sweep-store.ts';
-import { choosePreviewBackend, openPreviewFiles, openPreviewFolder, type GpuLike, type PreviewFolder, type PreviewModelOptions } from '../src/model/session.ts';
+import { chatPromptIds, choosePreviewBackend, openPreviewFiles, openPreviewFolder, type GpuLike, type PreviewFolder, type PreviewModelOptions } from '../src/model/session.ts';
 import { Library } from './library.ts';
 import { DEMO_FILES, type ModelRole } from './studio-api.ts';
 
@@ -37,14 +33,19 @@ export interface LiveModels {
  * What to chat with. `live`: a triplet merged in memory at `alpha` (θ = cp + α·τ, f32): the recipe's models
  * (read from the studio worker, see `connectModels`), or the demo triplet when `models` is left out.
  */
-export type PreviewSource = { kind: 'demo'; role: ModelRole } | { kind: 'library'; id: string } | { kind: 'live'; alpha: number; models?: LiveModels; settings?: LiveRecipeSettings };
+export type PreviewSource = { kind: 'demo'; role: ModelRole } | { kind: 'library'; id: string } | ({ kind: 'live'; alpha: number } & LiveMerge);
+
+/** A live merge's models (the demo's when left out) and the recipe settings it follows. */
+export interface LiveMerge {
+  models?: LiveModels;
+  settings?: LiveRecipeSettings;
+}
 
 const DEMO_MODELS: LiveModels = { cp: 'demo/cp', base: 'demo/base', chat: 'demo/chat' };
 
 /** What the sweep view asks for: the prompt set and settings, on the recipe's models (default the demo's). */
 export interface SweepRequest {
-  models?: LiveModels;
-  recipeSettings?: LiveRecipeSettings;
+  live: LiveMerge;
   promptSet: PromptSet;
   settings: SweepSettings;
 }
@@ -146,7 +147,7 @@ export class Preview {
     let label: string;
     let live: LiveModel | undefined;
     if (source.kind === 'live') {
-      live = await LiveModel.open(this.triplet(source.models), { ...opts, alpha: source.alpha, ...(source.settings ? { settings: source.settings } : {}) });
+      live = await LiveModel.open(await this.triplet(source.models), { ...opts, alpha: source.alpha, ...(source.settings ? { settings: source.settings } : {}) });
       folder = live.folder;
       label = liveLabel(source.models, source.alpha);
     } else if (source.kind === 'demo' && source.role === 'cp') {
@@ -176,7 +177,7 @@ export class Preview {
   /** Live α: merge the demo triplet again at `alpha` and swap the weights in; the KV cache starts over. */
   async setAlpha(alpha: number): Promise<AlphaChange & { label: string }> {
     const cur = this.need();
-    if (!cur.live) throw new ChatvecError('α can change only for the live demo merge', { code: 'preview-not-live', hint: 'Open "Demo merge (live α)" first' });
+    if (!cur.live) throw new ChatvecError('α can change only for the live merge', { code: 'preview-not-live', hint: 'Open "Recipe merge (live α)" first' });
     this.stop();
     const change = await cur.live.setAlpha(alpha);
     cur.chat.reset();
@@ -208,7 +209,7 @@ export class Preview {
    */
   async compare(messages: ChatMessage[], system: string, alphas: number[], maxNewTokens: number, onUpdate: (columns: CompareColumn[]) => void): Promise<CompareColumn[]> {
     const cur = this.need();
-    if (!cur.live) throw new ChatvecError('the comparison runs on the live demo merge', { code: 'preview-not-live', hint: 'Open "Demo merge (live α)" first' });
+    if (!cur.live) throw new ChatvecError('the comparison runs on the live merge', { code: 'preview-not-live', hint: 'Open "Recipe merge (live α)" first' });
     if (alphas.length < 1 || alphas.length > 3) throw new RangeError('compare takes one to three α values');
     const restore = cur.live.alpha;
     const columns: CompareColumn[] = [...alphas.map((a) => ({ label: `α = ${a}`, alpha: a as number | null, ids: [], text: '', done: false })), { label: 'CP model', alpha: null, ids: [], text: '', done: false }];
@@ -252,8 +253,8 @@ export class Preview {
     this.sweepController = controller;
     try {
       checkSweepSettings(request.settings);
-      const models = request.models ?? DEMO_MODELS;
-      const live = await LiveModel.open(this.triplet(models), { ...(await this.backendOptions('wasm')), alpha: request.settings.alphas[0], signal: controller.signal, ...(request.recipeSettings ? { settings: request.recipeSettings } : {}) });
+      const models = request.live.models ?? DEMO_MODELS;
+      const live = await LiveModel.open(await this.triplet(models), { ...(await this.backendOptions('wasm')), alpha: request.settings.alphas[0], signal: controller.signal, ...(request.live.settings ? { settings: request.live.settings } : {}) });
       let result: SweepResult;
       try {
         result = await runSweep({ model: live, promptSet: request.promptSet, settings: request.settings, models, signal: controller.signal, onProgress, ...(onResponse ? { onResponse } : {}) });
@@ -280,8 +281,7 @@ export class Preview {
 
   private async run(session: ChatSession, files: Pick<PreviewFolder, 'tokenizerConfig' | 'chatTemplate' | 'tokenizer'> & { info: PreviewModelInfo }, messages: ChatMessage[], system: string, settings: PreviewSettings, onToken: (t: { id: number; text: string }) => void): Promise<GenerationResult> {
     checkSettings(settings);
-    const text = renderChatPrompt(files.tokenizerConfig, withSystem(messages, system), { addGenerationPrompt: true, ...(files.chatTemplate ? { chatTemplate: files.chatTemplate } : {}), folder: files.info.label });
-    const promptIds = files.tokenizer.encode(text, { addSpecialTokens: false });
+    const promptIds = chatPromptIds(files, withSystem(messages, system), { folder: files.info.label });
     const controller = new AbortController();
     this.controller = controller;
     const ids: number[] = [];
@@ -352,10 +352,10 @@ export class Preview {
   }
 
   /** The files of a live triplet: the demo's, fetched here, or the recipe's, read from the studio worker. */
-  private triplet(models: LiveModels = DEMO_MODELS): LiveTriplet {
+  private async triplet(models: LiveModels = DEMO_MODELS): Promise<LiveTriplet> {
     if (isDemo(models)) {
-      const lazy = (role: ModelRole): FileTree => ({ label: `demo/${role}`, list: async () => (await this.demoTree(role)).list(), open: async (path) => (await this.demoTree(role)).open(path) });
-      return { cp: lazy('cp'), base: lazy('base'), chat: lazy('chat') };
+      const [cp, base, chat] = await Promise.all((['cp', 'base', 'chat'] as const).map((role) => this.demoTree(role)));
+      return { cp, base, chat };
     }
     const reader = this.models;
     if (!reader) throw new ChatvecError('the chat preview cannot reach the recipe\'s models', { code: 'preview-no-models', file: models.cp, hint: 'Reload the page; the studio connects the preview to its models when it starts' });
@@ -364,18 +364,12 @@ export class Preview {
 
   /**
    * cp's own weights with the side files a merge of the triplet gets (cp has no chat template of its
-   * own; the merge takes the chat model's template and eos). Reads no weights to plan.
+   * own; the merge takes the chat model's template and eos).
    */
   private async openCpWithChatTemplate(models: LiveModels, opts: Omit<PreviewModelOptions, 'config' | 'weights'>): Promise<PreviewFolder> {
-    const trees = this.triplet(models);
-    const byRef = new Map([trees.cp, trees.base, trees.chat].map((t) => [t.label, t]));
-    const recipe = { ...defaultRecipe(trees.cp.label, trees.base.label, trees.chat.label, 0), dtype: 'f32' as const };
-    const inputs = await openInputs(recipe, (ref) => byRef.get(ref)!);
+    const { inputs, sideFiles } = await planTriplet(await this.triplet(models), 0);
     try {
-      const plan = planMerge(inputs, recipe);
-      if (hasErrors(plan)) throw new ChatvecError('the demo triplet cannot be merged', { code: 'plan-errors', found: plan.issues.filter((i) => i.severity === 'error').map((i) => i.message).join('; ') });
-      const side = buildSideFiles(inputs, recipe, plan, inputs.described);
-      return await openPreviewFiles(`${models.cp} (chat template from ${models.chat})`, side.files, checkpointWeights(inputs.cp), opts);
+      return await openPreviewFiles(`${models.cp} (chat template from ${models.chat})`, sideFiles, checkpointWeights(inputs.cp), opts);
     } finally {
       await inputs.close();
     }

@@ -3,10 +3,10 @@ import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { ChatvecError } from '../core/errors.ts';
 import { NodeFileTree } from '../core/sources/node-fs.ts';
-import { renderChatPrompt, type ChatMessage } from '../model/chat-template.ts';
+import type { ChatMessage } from '../model/chat-template.ts';
 import { ChatSession } from '../model/generate.ts';
 import { seededRng, type SamplingOptions } from '../model/sampling.ts';
-import { openPreviewFolder } from '../model/session.ts';
+import { chatPromptIds, openPreviewFolder } from '../model/session.ts';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -22,14 +22,13 @@ export async function generateCmd(args: string[], values: Values, usageError: Us
 
   const folder = await openPreviewFolder(new NodeFileTree(resolvePath(values.model)), { executionProviders: ['wasm'] });
   try {
-    const { tokenizer, tokenizerConfig, generationConfig } = folder;
+    const { tokenizer, generationConfig } = folder;
     let promptIds: number[];
     if (values.raw) {
       promptIds = tokenizer.encode(values.prompt as string, { addSpecialTokens: true });
     } else {
       const messages = values.messages !== undefined ? await readMessages(values.messages as string) : [{ role: 'user' as const, content: values.prompt as string }];
-      const text = renderChatPrompt(tokenizerConfig, messages, { addGenerationPrompt: true, ...(folder.chatTemplate ? { chatTemplate: folder.chatTemplate } : {}) });
-      promptIds = tokenizer.encode(text, { addSpecialTokens: false });
+      promptIds = chatPromptIds(folder, messages);
     }
     const sampling = samplingFrom(values, generationConfig, usageError);
     const session = new ChatSession(folder.model, tokenizer);

@@ -41,8 +41,6 @@ export interface AlphaChange {
 export class LiveModel {
   private constructor(
     readonly folder: PreviewFolder,
-    /** The merged model's side files (cp's config and tokenizer, the chat model's template and eos). */
-    readonly sideFiles: ReadonlyMap<string, Uint8Array>,
     private readonly inputs: OpenedInputs,
     private readonly recipe: Recipe,
     private readonly weights: LiveWeights,
@@ -51,20 +49,16 @@ export class LiveModel {
 
   /** Open the merge cp + α·(chat − base) of `triplet` (recipe refs are the trees' labels). */
   static async open(triplet: LiveTriplet, opts: LiveModelOptions): Promise<LiveModel> {
-    const recipe: Recipe = { ...defaultRecipe(triplet.cp.label, triplet.base.label, triplet.chat.label, checkAlpha(opts.alpha)), ...opts.settings, dtype: 'f32' };
-    const trees = new Map([[triplet.cp.label, triplet.cp], [triplet.base.label, triplet.base], [triplet.chat.label, triplet.chat]]);
-    const inputs = await openInputs(recipe, (ref) => trees.get(ref)!);
+    const { inputs, recipe, plan, sideFiles } = await planTriplet(triplet, opts.alpha, opts.settings);
     try {
-      const plan = planOrThrow(inputs, recipe);
-      const side = buildSideFiles(inputs, recipe, plan, inputs.described);
       const weights = await LiveWeights.load(plan, { signal: opts.signal, onProgress: (done, total) => opts.onProgress?.({ phase: 'read', done, total }) });
       const { alpha: _alpha, settings: _settings, onProgress, ...modelOpts } = opts;
-      const folder = await openPreviewFiles(`merge α=${opts.alpha}`, side.files, filler(weights, plan), {
+      const folder = await openPreviewFiles(`merge α=${opts.alpha}`, sideFiles, filler(weights, plan), {
         ...modelOpts,
         keepWeightBuffers: true,
         onProgress: (p) => onProgress?.(p),
       });
-      return new LiveModel(folder, side.files, inputs, recipe, weights, opts.alpha);
+      return new LiveModel(folder, inputs, recipe, weights, opts.alpha);
     } catch (e) {
       await inputs.close();
       throw e;
@@ -73,11 +67,6 @@ export class LiveModel {
 
   get alpha(): number {
     return this.alphaValue;
-  }
-
-  /** Bytes of f32 values held for re-merging (cp and τ). */
-  get heldBytes(): number {
-    return this.weights.bytes;
   }
 
   /** θ = cp + α·τ into a new session; every KV cache made before is invalid after. */
@@ -94,6 +83,24 @@ export class LiveModel {
   async close(): Promise<void> {
     await this.folder.model.release();
     await this.inputs.close();
+  }
+}
+
+/**
+ * The triplet's checkpoints opened, planned as the recipe cp + α·(chat − base) at f32, and the side files a
+ * merged output gets (cp's config and tokenizer, the chat model's template and eos). Reads no weights; the
+ * caller closes `inputs`.
+ */
+export async function planTriplet(triplet: LiveTriplet, alpha: number, settings: LiveRecipeSettings = {}): Promise<{ inputs: OpenedInputs; recipe: Recipe; plan: MergePlan; sideFiles: Map<string, Uint8Array> }> {
+  const recipe: Recipe = { ...defaultRecipe(triplet.cp.label, triplet.base.label, triplet.chat.label, checkAlpha(alpha)), ...settings, dtype: 'f32' };
+  const trees = new Map([triplet.cp, triplet.base, triplet.chat].map((t) => [t.label, t]));
+  const inputs = await openInputs(recipe, (ref) => trees.get(ref)!);
+  try {
+    const plan = planOrThrow(inputs, recipe);
+    return { inputs, recipe, plan, sideFiles: buildSideFiles(inputs, recipe, plan, inputs.described).files };
+  } catch (e) {
+    await inputs.close();
+    throw e;
   }
 }
 

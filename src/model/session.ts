@@ -9,6 +9,8 @@ import type { FileTree } from '../core/sources/byte-source.ts';
 import { buildDecoderGraph, type DecoderGraph } from './graph/decoder-graph.ts';
 import { decoderParameterCount, decoderSpecFromConfig, type DecoderSpec } from './graph/decoder-spec.ts';
 import { checkpointWeights, packExternalData, type ExternalDataFile, type WeightSource } from './graph/external-data.ts';
+import { renderChatPrompt, type ChatMessage, type RenderChatPromptOptions } from './chat-template.ts';
+import { nextTask } from '../core/next-task.ts';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.ts';
 
 export type OrtModule = typeof Ort;
@@ -114,6 +116,7 @@ export class PreviewModel {
   /** Run `ids` after the cached tokens (batch 1): the last position's logits and the grown cache. */
   async forward(ids: number[], cache: KvCache): Promise<ForwardResult> {
     if (ids.length === 0) throw new Error('internal: forward needs at least one token');
+    await nextTask(); // a worker running step after step still reads its messages (a Stop) between them
     const { ort, spec } = this;
     for (const id of ids) {
       if (!Number.isSafeInteger(id) || id < 0 || id >= spec.vocabSize) {
@@ -181,6 +184,16 @@ export interface PreviewFolder {
   generationConfig: Record<string, unknown> | null;
   /** chat_template.jinja when the folder has one (it wins over tokenizer_config's). */
   chatTemplate?: string;
+}
+
+/**
+ * The ids a chat model answers after: `messages` through the folder's chat template (chat_template.jinja
+ * when it has one), ending with the assistant header, encoded without adding special tokens (the template
+ * writes them). The chat preview, `chatvec generate` and the α sweep all prompt this way.
+ */
+export function chatPromptIds(folder: Pick<PreviewFolder, 'tokenizer' | 'tokenizerConfig' | 'chatTemplate'>, messages: ChatMessage[], opts: Pick<RenderChatPromptOptions, 'now' | 'folder'> = {}): number[] {
+  const text = renderChatPrompt(folder.tokenizerConfig, messages, { ...opts, addGenerationPrompt: true, ...(folder.chatTemplate ? { chatTemplate: folder.chatTemplate } : {}) });
+  return folder.tokenizer.encode(text, { addSpecialTokens: false });
 }
 
 /** Open a model folder (config.json, safetensors, tokenizer files) for the preview. */

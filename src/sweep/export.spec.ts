@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { comparableSweepResult, csvField, POINT_CSV_COLUMNS, RESPONSE_CSV_COLUMNS, sweepPointsCsv, sweepResponsesCsv, sweepResultJson } from './export.ts';
+import { csvField } from '../core/csv.ts';
+import { comparableSweepResult, POINT_CSV_COLUMNS, RESPONSE_CSV_COLUMNS, sweepPointsCsv, sweepResponsesCsv, sweepResultJson } from './export.ts';
 import { scoreResponse, summarizeAlpha } from './metrics.ts';
 import type { SweepResult } from './types.ts';
 

@@ -4,6 +4,7 @@
  * numbers are JavaScript's shortest round-trip form, times in ms with one decimal, booleans true/false,
  * a missing value (perplexity without held-out text) an empty field.
  */
+import { csvText } from '../core/csv.ts';
 import { contentIds } from './metrics.ts';
 import type { SweepResult } from './types.ts';
 
@@ -19,16 +20,6 @@ export const POINT_CSV_COLUMNS = [
   'perplexity', 'alpha_change_ms', 'generate_ms', 'perplexity_ms', 'recommended',
 ] as const;
 
-export function csvField(value: string | number | boolean | null | undefined): string {
-  if (value === null || value === undefined) return '';
-  const s = String(value);
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-function csv(header: readonly string[], rows: (string | number | boolean | null | undefined)[][]): string {
-  return [header, ...rows].map((r) => r.map(csvField).join(',')).join('\n') + '\n';
-}
-
 const ms = (x: number | undefined) => (x === undefined ? undefined : x.toFixed(1));
 
 /**
@@ -37,7 +28,7 @@ const ms = (x: number | undefined) => (x === undefined ? undefined : x.toFixed(1
  */
 export function sweepResponsesCsv(result: SweepResult): string {
   const promptText = new Map(result.promptSet.prompts.map((p) => [p.id, p.text]));
-  return csv(RESPONSE_CSV_COLUMNS, result.responses.map((r) => [
+  return csvText(RESPONSE_CSV_COLUMNS, result.responses.map((r) => [
     r.alpha, r.promptId, r.inTargetLanguage, r.endedWithEos, contentIds(r.ids, r.endedWithEos).length, r.distinct1, r.distinct2,
     r.scripts.hangul, r.scripts.han, r.scripts.kana, r.scripts.latin, r.scripts.other, promptText.get(r.promptId) ?? '', r.text, r.ids.join(' '),
   ]));
@@ -45,7 +36,7 @@ export function sweepResponsesCsv(result: SweepResult): string {
 
 /** One row per α, in run order: the SweepPoint fields, and `recommended` true on the recommended α's row. */
 export function sweepPointsCsv(result: SweepResult): string {
-  return csv(POINT_CSV_COLUMNS, result.points.map((p) => [
+  return csvText(POINT_CSV_COLUMNS, result.points.map((p) => [
     p.alpha, p.targetLanguageRate, p.formatAdherence, p.meanResponseTokens, p.meanDistinct1, p.meanDistinct2,
     p.perplexity, ms(p.alphaChangeMs), ms(p.generateMs), ms(p.perplexityMs), result.recommendation.alpha === p.alpha,
   ]));

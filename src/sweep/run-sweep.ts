@@ -4,14 +4,12 @@
  * both run this function, which is what makes their results agree.
  */
 import { CancelledError, ChatvecError, throwIfAborted } from '../core/errors.ts';
-import { renderChatPrompt } from '../model/chat-template.ts';
 import { ChatSession } from '../model/generate.ts';
 import { scoreText, scoreWindowOf } from '../model/score.ts';
-import type { PreviewFolder } from '../model/session.ts';
-import type { TextTokenizer } from '../model/tokenizer.ts';
+import { chatPromptIds, type PreviewFolder } from '../model/session.ts';
 import { checkAlphas } from './alphas.ts';
 import { perplexity, scoreResponse, summarizeAlpha } from './metrics.ts';
-import { checkThreshold, recommendAlpha } from './recommend.ts';
+import { checkThreshold, DEFAULT_THRESHOLD, recommendAlpha } from './recommend.ts';
 import { sweepMessages, type PromptSet, type SweepPoint, type SweepProgress, type SweepResponse, type SweepResult, type SweepSettings } from './types.ts';
 
 /** What the sweep needs of a model: LiveModel (src/model/live-model.ts) fits, as does anything that can re-merge at an α. */
@@ -26,7 +24,7 @@ export interface SweepModel {
 /** Most new tokens per response: a sweep multiplies it by α values × prompts. */
 export const MAX_SWEEP_NEW_TOKENS = 4096;
 
-export const DEFAULT_SWEEP_SETTINGS: Omit<SweepSettings, 'alphas'> = { maxNewTokens: 64, repetitionPenalty: 1, system: '', threshold: 0.9 };
+export const DEFAULT_SWEEP_SETTINGS: Omit<SweepSettings, 'alphas'> = { maxNewTokens: 64, repetitionPenalty: 1, system: '', threshold: DEFAULT_THRESHOLD };
 
 export interface RunSweepParams {
   model: SweepModel;
@@ -116,9 +114,8 @@ export async function runSweep(params: RunSweepParams): Promise<SweepResult> {
 
 /** One greedy answer from a fresh cache, rendered and encoded as the chat preview does. */
 async function answer(folder: PreviewFolder, messages: ReturnType<typeof sweepMessages>, settings: SweepSettings, now: Date, signal: AbortSignal | undefined) {
-  const { tokenizer, tokenizerConfig, chatTemplate } = folder;
-  const prompt = renderChatPrompt(tokenizerConfig, messages, { addGenerationPrompt: true, ...(chatTemplate ? { chatTemplate } : {}), now });
-  const promptIds = tokenizer.encode(prompt, { addSpecialTokens: false });
+  const { tokenizer } = folder;
+  const promptIds = chatPromptIds(folder, messages, { now });
   const session = new ChatSession(folder.model, tokenizer);
   const ids: number[] = [];
   try {

@@ -1,3 +1,4 @@
+import { csvText } from '../csv.ts';
 import type { ChatVectorStats, StatsMetrics, TensorStats } from './stats-report.ts';
 
 /** CSV columns, one row per compared tensor. */
@@ -5,12 +6,7 @@ export const STATS_CSV_COLUMNS = ['name', 'layer', 'module', 'action', 'elements
 
 /** One header line, then one line per tensor; null is an empty field, numbers keep every digit. */
 export function formatStatsCsv(stats: ChatVectorStats): string {
-  const field = (v: unknown) => {
-    const s = v === null || v === undefined ? '' : String(v);
-    return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-  };
-  const rows = stats.tensors.map((t) => STATS_CSV_COLUMNS.map((c) => field(t[c])).join(','));
-  return [STATS_CSV_COLUMNS.join(','), ...rows].join('\n') + '\n';
+  return csvText(STATS_CSV_COLUMNS, stats.tensors.map((t) => STATS_CSV_COLUMNS.map((c) => t[c])));
 }
 
 const sci = (v: number) => v.toExponential(3);

@@ -7,8 +7,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import type { ChatMessage, CompareColumn, PreviewBackend, PreviewModelInfo, PreviewSettings, PreviewSource } from '../../../workers/preview-api.ts';
 import { LIBRARY_CHANGED } from '../merge/merge-store.ts';
 import { errorMessage, getWorker, useStudio } from '../store.ts';
-import type { Recipe } from '../../core/recipe.ts';
-import { getPreviewWorker } from './preview-client.ts';
+import { getPreviewWorker, liveMergeOf } from './preview-client.ts';
 import './chat.css';
 
 const LIVE = 'live';
@@ -28,13 +27,6 @@ interface Stats {
   promptTokens: number;
   reusedTokens: number;
   stopReason: string;
-}
-
-/** The live merge of the recipe's cp and first chat vector, with its embedding policy, skips and token rows. */
-function liveSource(recipe: Recipe | null, alpha: number): PreviewSource {
-  if (!recipe) return { kind: 'live', alpha };
-  const v = recipe.vectors[0];
-  return { kind: 'live', alpha, models: { cp: recipe.cp, base: v.base, chat: v.chat }, settings: { embeddings: recipe.embeddings, skip: recipe.skip, copyTokenRows: recipe.copyTokenRows } };
 }
 
 export function ChatView() {
@@ -96,7 +88,7 @@ export function ChatView() {
   }, [showPrompt, info, turns, system, draft]);
 
   async function open() {
-    const source: PreviewSource = choice === LIVE ? liveSource(recipe, alpha) : choice === DEMO_CP ? { kind: 'demo', role: 'cp' } : { kind: 'library', id: choice };
+    const source: PreviewSource = choice === LIVE ? { kind: 'live', alpha, ...liveMergeOf(recipe) } : choice === DEMO_CP ? { kind: 'demo', role: 'cp' } : { kind: 'library', id: choice };
     setOpening(true);
     setError(null);
     setInfo(null);

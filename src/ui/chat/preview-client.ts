@@ -1,6 +1,8 @@
 /** The chat preview's worker, started on first use (the page pays for ORT only when someone opens the chat). */
 import * as Comlink from 'comlink';
+import type { LiveMerge } from '../../../workers/preview-api.ts';
 import type { PreviewWorkerApi } from '../../../workers/preview.worker.ts';
+import type { Recipe } from '../../core/recipe.ts';
 import { getWorker } from '../store.ts';
 
 export type PreviewWorker = Comlink.Remote<PreviewWorkerApi>;
@@ -16,4 +18,14 @@ export function getPreviewWorker(): PreviewWorker {
     void worker.connectModels(Comlink.transfer(channel.port2, [channel.port2]));
   }
   return worker;
+}
+
+/**
+ * The live merge the chat's α slider and the α sweep run on: the recipe's cp and first chat vector, with its
+ * embedding policy, skips and token rows (the demo triplet while there is no recipe).
+ */
+export function liveMergeOf(recipe: Recipe | null): LiveMerge {
+  if (!recipe) return {};
+  const v = recipe.vectors[0];
+  return { models: { cp: recipe.cp, base: v.base, chat: v.chat }, settings: { embeddings: recipe.embeddings, skip: recipe.skip, copyTokenRows: recipe.copyTokenRows } };
 }

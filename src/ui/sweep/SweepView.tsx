@@ -5,7 +5,6 @@
  */
 import * as Comlink from 'comlink';
 import { useCallback, useEffect, useMemo, useState } from 'react';
-import type { Recipe } from '../../core/recipe.ts';
 import { parseAlphaList } from '../../sweep/alphas.ts';
 import { sweepPointsCsv, sweepResponsesCsv, sweepResultJson } from '../../sweep/export.ts';
 import { letterScript, TARGET_LANGUAGE_RULE, TARGET_SCRIPTS } from '../../sweep/metrics.ts';
@@ -13,7 +12,7 @@ import { BUILTIN_PROMPT_SETS, parsePromptJsonl, SWEEP_LANGS } from '../../sweep/
 import { DEFAULT_THRESHOLD, formatPercent } from '../../sweep/recommend.ts';
 import type { PromptSet, Script, SweepLang, SweepProgress, SweepResult } from '../../sweep/types.ts';
 import type { SweepSummary } from '../../../workers/sweep-store.ts';
-import { getPreviewWorker } from '../chat/preview-client.ts';
+import { getPreviewWorker, liveMergeOf } from '../chat/preview-client.ts';
 import { downloadBlob } from '../diagnostics/export.ts';
 import { errorMessage, useStudio } from '../store.ts';
 import { SweepChart, type ChartSeries } from './SweepChart.tsx';
@@ -79,7 +78,7 @@ export function SweepView() {
     setProgress(null);
     try {
       const r = await getPreviewWorker().sweep(
-        { ...liveModels(recipe), promptSet: req.promptSet, settings: { alphas: req.alphas, maxNewTokens, repetitionPenalty, system, threshold: thresholdPct / 100 } },
+        { live: liveMergeOf(recipe), promptSet: req.promptSet, settings: { alphas: req.alphas, maxNewTokens, repetitionPenalty, system, threshold: thresholdPct / 100 } },
         Comlink.proxy((p: SweepProgress) => setProgress(p)),
       );
       setResult(r);
@@ -118,7 +117,7 @@ export function SweepView() {
     }
   }
 
-  const models = liveModels(recipe).models;
+  const models = liveMergeOf(recipe).models;
   const total = progress ? progress.alphas * progress.prompts : 0;
   const done = progress ? progress.alphaIndex * progress.prompts + progress.promptIndex : 0;
   const eta = progress && done > 0 ? (progress.elapsedMs / done) * (total - done) : null;
@@ -228,13 +227,6 @@ export function SweepView() {
       {result && <SweepResults result={result} compare={compare} />}
     </section>
   );
-}
-
-/** The live merge the sweep runs on: the recipe's cp and first chat vector (the demo's without a recipe). */
-function liveModels(recipe: Recipe | null) {
-  if (!recipe) return {};
-  const v = recipe.vectors[0];
-  return { models: { cp: recipe.cp, base: v.base, chat: v.chat }, recipeSettings: { embeddings: recipe.embeddings, skip: recipe.skip, copyTokenRows: recipe.copyTokenRows } };
 }
 
 function SweepResults({ result, compare }: { result: SweepResult; compare: SweepResult | null }) {
