@@ -3,7 +3,6 @@
  * a ChatSession keeps the cache across turns and re-runs only what differs from the last conversation.
  */
 import { CancelledError } from '../core/errors.ts';
-import { nextTask } from '../core/next-task.ts';
 import { sampleNext, type SamplingOptions } from './sampling.ts';
 import type { KvCache, PreviewModel } from './session.ts';
 import type { TextTokenizer } from './tokenizer.ts';
@@ -95,7 +94,6 @@ export class ChatSession {
     let pending = promptIds.slice(reused);
     try {
       while (generated.length < maxNewTokens) {
-        await nextTask(); // lets a waiting Stop message in
         if (opts.signal?.aborted) {
           stopReason = 'cancelled';
           break;

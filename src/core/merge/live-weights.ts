@@ -28,13 +28,13 @@ export interface LiveWeightsOptions {
 }
 
 export class LiveWeights {
-  private constructor(private readonly tensors: Map<string, LiveTensor>, readonly bytes: number) {}
+  private constructor(private readonly tensors: Map<string, LiveTensor>) {}
 
   /** Read and decode every float tensor of `plan` (cp, base and chat of each merged one) once. */
   static async load(plan: MergePlan, opts: LiveWeightsOptions = {}): Promise<LiveWeights> {
     const tensors = new Map<string, LiveTensor>();
     const total = plan.entries.reduce((a, e) => a + e.cp.byteLength + (e.action === 'merge' ? e.terms.reduce((b, t) => b + t.base.byteLength + t.chat.byteLength, 0) : 0), 0);
-    let done = 0, held = 0;
+    let done = 0;
     for (const entry of plan.entries) {
       throwIfAborted(opts.signal);
       if (!isFloatDtype(entry.cp.dtype)) continue; // integer buffers are not weights the preview reads
@@ -55,14 +55,9 @@ export class LiveWeights {
       }
       const patches = await Promise.all(entry.rowPatches.map(async (p) => ({ at: p.row * cols, values: await readF32(p.source, p.sourceRow * cols, cols) })));
       tensors.set(entry.name, { shape: entry.shape, cp, taus, patches });
-      held += (cp.length + taus.reduce((a, t) => a + t.length, 0)) * 4;
       opts.onProgress?.(done, total);
     }
-    return new LiveWeights(tensors, held);
-  }
-
-  has(name: string): boolean {
-    return this.tensors.has(name);
+    return new LiveWeights(tensors);
   }
 
   shape(name: string): number[] | undefined {

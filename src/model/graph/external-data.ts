@@ -45,14 +45,12 @@ export async function packExternalData(graph: DecoderGraph, weights: WeightSourc
       const values = direct ?? new Float32Array(count);
       await weights.fill(slot.name, slot.shape, values);
       if (!direct) encodeFromF32(values, 'F16', dst, count);
-      done += slot.byteLength;
-      opts.onProgress?.(done, total);
-      continue;
+    } else {
+      const values = typeof weights === 'function' ? await weights(slot.name, slot.shape) : weights.get(slot.name);
+      if (!values) throw new ChatvecError('a weight the preview needs is missing', { code: 'preview-missing-tensor', tensor: slot.name, expected: `shape [${slot.shape.join(', ')}]`, found: 'no such tensor', hint: missingHint(slot.name) });
+      if (values.length !== count) throw new ChatvecError('a weight has the wrong size for config.json', { code: 'preview-tensor-shape', tensor: slot.name, expected: `${count} values (shape [${slot.shape.join(', ')}])`, found: `${values.length} values` });
+      encodeFromF32(values, slot.dtype === 'f16' ? 'F16' : 'F32', dst, count);
     }
-    const values = typeof weights === 'function' ? await weights(slot.name, slot.shape) : weights.get(slot.name);
-    if (!values) throw new ChatvecError('a weight the preview needs is missing', { code: 'preview-missing-tensor', tensor: slot.name, expected: `shape [${slot.shape.join(', ')}]`, found: 'no such tensor', hint: missingHint(slot.name) });
-    if (values.length !== count) throw new ChatvecError('a weight has the wrong size for config.json', { code: 'preview-tensor-shape', tensor: slot.name, expected: `${count} values (shape [${slot.shape.join(', ')}])`, found: `${values.length} values` });
-    encodeFromF32(values, slot.dtype === 'f16' ? 'F16' : 'F32', dst, count);
     done += slot.byteLength;
     opts.onProgress?.(done, total);
   }
